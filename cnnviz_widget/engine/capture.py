@@ -1,0 +1,109 @@
+"""Capturing layer outputs with forward hooks: only the layers asked for, stopping after the deepest one.
+
+Hooks are always removed (``finally``). In-place operations after a captured layer (``ReLU(inplace=True)``)
+would overwrite its output, so a captured output is handed on downstream as a copy and the original is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import LayerError
+from .layers import LayerInfo
+
+
+class _StopForward(Exception):
+    """Raised from the deepest hook: nothing after the last requested layer needs computing."""
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Evaluate in eval mode (BatchNorm running statistics, no dropout), restoring each module's flag afterwards."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+def run_to(
+    model: nn.Module,
+    x: torch.Tensor,
+    layers: Sequence[LayerInfo],
+    *,
+    stop: bool = True,
+    detach: bool = True,
+) -> tuple[dict[str, torch.Tensor], Any]:
+    """Forward ``x`` through ``model`` and return ``({layer name: output}, model output or None)``.
+
+    Args:
+        layers: the layers to capture.
+        stop: end the forward pass right after the deepest requested layer (the model output is then ``None``).
+        detach: store detached copies (for display); with ``False`` the outputs stay in the autograd graph.
+
+    Raises:
+        LayerError: a requested layer did not run for this input (data-dependent control flow).
+    """
+    wanted: dict[str, dict[int, LayerInfo]] = {}
+    for info in layers:
+        wanted.setdefault(info.module_name, {})[info.call] = info
+    named = dict(model.named_modules())
+    last = max(layers, key=lambda info: info.index) if layers else None
+    captured: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+
+    def make_hook(module_name: str):  # type: ignore[no-untyped-def]
+        def hook(_module: nn.Module, _inputs: Any, output: Any) -> Any:
+            k = counts.get(module_name, 0)
+            counts[module_name] = k + 1
+            info = wanted[module_name].get(k)
+            if info is None or not isinstance(output, torch.Tensor):
+                return None
+            captured[info.name] = output.detach().clone() if detach else output
+            if stop and info is last and len(captured) == len(layers):
+                raise _StopForward
+            # Hand a copy downstream so later in-place ops cannot overwrite what we keep.
+            return None if detach else output.clone()
+
+        return hook
+
+    handles = [named[name].register_forward_hook(make_hook(name)) for name in wanted]
+    result = None
+    try:
+        result = model(x)
+    except _StopForward:
+        result = None
+    finally:
+        for h in handles:
+            h.remove()
+    missing = [info.name for info in layers if info.name not in captured]
+    if missing:
+        raise LayerError(
+            f"layer(s) {', '.join(missing)} did not run for this input (the model's forward skipped them) — "
+            "pick another layer or input"
+        )
+    return captured, result
+
+
+def model_output(out: Any) -> torch.Tensor:
+    """The logits tensor of a model output (first tensor of a tuple, ``.logits`` or ``["out"]``)."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if hasattr(out, "logits") and isinstance(out.logits, torch.Tensor):
+        return out.logits
+    if isinstance(out, dict):
+        for value in out.values():
+            if isinstance(value, torch.Tensor):
+                return value
+    if isinstance(out, (tuple, list)):
+        for value in out:
+            if isinstance(value, torch.Tensor):
+                return value
+    raise TypeError(f"cannot find the logits in a model output of type {type(out).__name__}")

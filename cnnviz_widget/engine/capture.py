@@ -7,7 +7,7 @@ would overwrite its output, so a captured output is handed on downstream as a co
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -40,13 +40,17 @@ def run_to(
     *,
     stop: bool = True,
     detach: bool = True,
-) -> tuple[dict[str, torch.Tensor], Any]:
+    keep: Callable[[LayerInfo, torch.Tensor], Any] | None = None,
+) -> tuple[dict[str, Any], Any]:
     """Forward ``x`` through ``model`` and return ``({layer name: output}, model output or None)``.
 
     Args:
         layers: the layers to capture.
         stop: end the forward pass right after the deepest requested layer (the model output is then ``None``).
         detach: store detached copies (for display); with ``False`` the outputs stay in the autograd graph.
+        keep: called as ``keep(info, output)`` inside the hook, and what it returns is stored instead of a copy
+            of the output: a caller that only needs a reduction of each output (a per-channel maximum) computes
+            it where the output is produced, before a later in-place op changes it, without keeping it.
 
     Raises:
         LayerError: a requested layer did not run for this input (data-dependent control flow).
@@ -66,7 +70,10 @@ def run_to(
             info = wanted[module_name].get(k)
             if info is None or not isinstance(output, torch.Tensor):
                 return None
-            captured[info.name] = output.detach().clone() if detach else output
+            if keep is not None:
+                captured[info.name] = keep(info, output.detach() if detach else output)
+            else:
+                captured[info.name] = output.detach().clone() if detach else output
             if stop and info is last and len(captured) == len(layers):
                 raise _StopForward
             # Hand a copy downstream so later in-place ops cannot overwrite what we keep.

@@ -5,7 +5,8 @@ Kept, in the order their outputs are produced: convolutions, rectifying activati
 maps), pooling, linear layers, and blocks (a fire module, a residual block) whose output is a new tensor.
 
 A module called more than once in a forward (ResNet reuses one ``ReLU`` per block) gets one layer per call,
-named ``"<module>#<k>"`` (k from 0); a block whose output *is* such a call's output keeps the block's name.
+named ``"<module>#<k>"`` (k from 0). A block whose output *is* its last activation's output (a residual block
+ending in ReLU) is listed once, under the block's name.
 """
 
 from __future__ import annotations
@@ -173,8 +174,8 @@ def discover_layers(model: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
                 continue
             twins = [o for o in by_key[c.key] if o is not c and o.module_name.startswith(c.module_name + ".")
                      and _kind(named[o.module_name]) is not None]
-            if twins and all(counts[o.module_name] == 1 for o in twins):
-                continue  # a wrapper around a layer already listed
+            if any(_kind(named[o.module_name]) != "activation" for o in twins):
+                continue  # a wrapper around a conv / pool / linear layer already listed
             dropped.update((o.module_name, o.call) for o in twins)
             kind = "block"
         layers.append(LayerInfo(name=c.module_name, module_name=c.module_name, call=c.call, kind=kind,

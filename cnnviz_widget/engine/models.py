@@ -106,8 +106,8 @@ def _first_conv(model: nn.Module) -> nn.Module | None:
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles numpy arrays and nothing else (a pickle can run code; this one cannot)."""
 
-    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
-                ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+    _ALLOWED: frozenset[tuple[str, str]] = frozenset({("numpy", "ndarray"), ("numpy", "dtype"),
+                ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")})
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
@@ -365,7 +365,6 @@ def load_model(
             )
             preprocess = guess
         shape = _input_shape(preprocess, model, input_size)
-        model.eval()
         return ModelSpec(model=model, preprocess=preprocess, labels=list(labels) if labels is not None else None,
                          name=name or type(model).__name__, pretrained=pretrained, source=where, input_shape=shape)
     if not isinstance(source, str):

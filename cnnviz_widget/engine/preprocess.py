@@ -70,9 +70,14 @@ class ImagePreprocess:
         """The part of a ``width``×``height`` original that becomes the model's input: (left, top, right, bottom)."""
         if self.resize is None:
             return (0.0, 0.0, float(width), float(height))
-        side = self.size * min(width, height) / self.resize  # the crop, measured in original pixels
-        left, top = (width - side) / 2.0, (height - side) / 2.0
-        return (left, top, left + side, top + side)
+        # torchvision's Resize(resize) then CenterCrop(size), with its integer rounding, mapped back to the original.
+        if width <= height:
+            rw, rh = self.resize, int(self.resize * height / width)
+        else:
+            rw, rh = int(self.resize * width / height), self.resize
+        left, top = round((rw - self.size) / 2.0), round((rh - self.size) / 2.0)
+        sx, sy = width / rw, height / rh
+        return (left * sx, top * sy, (left + self.size) * sx, (top + self.size) * sy)
 
     def geometry(self, image: Any) -> Image.Image:
         """The image as the model sees it, before colour normalisation: ``size``×``size``, RGB."""

@@ -229,8 +229,7 @@ class Projector:
             a = run_to(self.model, row, [info], detach=False)[0][info.name]
             grads = torch.zeros((len(units), *a.shape), dtype=a.dtype, device=a.device)
             offset = self._offsets(info, window)
-            retry = []
-            for k, (r, channel, position) in enumerate(units):
+            for k, (_r, channel, position) in enumerate(units):
                 local = self._seeds(a, 0, channel, position, seed, offset, grads[k])
                 if window != _full(size) and local is not None and not self._crop_ok(
                         xs, info, image, window, channel, tuple(position), a[(0, channel, *local)]):
@@ -238,6 +237,6 @@ class Projector:
             with backward_rule(rule):
                 (gx,) = torch.autograd.grad(a, row, grads, is_grads_batched=True)
         gx = gx.detach().to("cpu", torch.float32)
-        for k, (r, _channel, _position) in enumerate(units):
+        for k, (r, *_unit) in enumerate(units):
             out[r][_slices(window)] = gx[k, 0]
-        return retry
+        return []

@@ -81,9 +81,9 @@ def _rrelu(rule: str, func: Any, args: tuple) -> Any:
 
 def _prelu(rule: str, func: Any, args: tuple) -> Any:
     grad, x, weight = args
-    grad_input, grad_weight = func(*args)
+    grad_weight = func(*args)[1]
     if rule == "deconvnet":
-        return torch.prelu(grad, weight), grad_weight
+        return torch.where(grad > 0, grad, weight * grad), grad_weight  # weight arrives broadcast-shaped
     return func(torch.relu(grad), x, weight)[0], grad_weight
 
 

@@ -123,6 +123,14 @@ class ImageDataset:
             label = self._labels[index]
         return DatasetItem(index, self._ids[index], image, label)
 
+    def to_input(self, image: Any, preprocess: Any, input_shape: Sequence[int]) -> torch.Tensor:
+        """The model input ``Tensor[C,H,W]`` for an item's image: ``preprocess(image)``, except for a tensor that
+        already is the model's input (see :attr:`preprocessed`), which is returned as it is."""
+        if isinstance(image, torch.Tensor) and image.is_floating_point() and (
+                self.preprocessed or (self.preprocessed is None and tuple(image.shape) == tuple(input_shape))):
+            return image
+        return preprocess(image)
+
     def __iter__(self) -> Iterator[DatasetItem]:
         """Every readable item in order; unreadable ones are recorded in :attr:`skipped`."""
         self.skipped = []

@@ -7,6 +7,7 @@ would overwrite its output, so a captured output is handed on downstream as a co
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -63,8 +64,14 @@ def run_to(
     captured: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
 
+    # Hooks belong to the module, not the call: a forward of the same model in another thread (a widget
+    # answering a click while a mining pass runs) must neither be captured here nor stopped early.
+    owner = threading.get_ident()
+
     def make_hook(module_name: str):  # type: ignore[no-untyped-def]
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> Any:
+            if threading.get_ident() != owner:
+                return None
             k = counts.get(module_name, 0)
             counts[module_name] = k + 1
             info = wanted[module_name].get(k)

@@ -124,6 +124,7 @@ def merge_states(states: list[dict[str, Any]], k: int) -> dict[str, Any]:
     merged["complete"] = all(bool(s["complete"]) for s in states)
     merged["world"] = 1
     merged["rank"] = 0
+    merged.pop("next", None)
     layers = {}
     for name in first["layers"]:
         tables = [{key: t.to("cpu") for key, t in s["layers"][name].items()} for s in states]

@@ -1,0 +1,127 @@
+"""The ``cnnviz`` command.
+
+Subcommands (one ``add_<name>_command`` function each, registered in :data:`COMMANDS`):
+
+* ``cnnviz mine`` — the top-k dataset exemplars of every unit into a cache folder the widget opens::
+
+      cnnviz mine --model squeezenet1_1 --data photos/ --out cache/ [--layers features.3 ...] [--k 9]
+
+  Interrupted (Ctrl-C, a kill, a crash), it resumes where it stopped when run again. Under ``torchrun`` it splits
+  the dataset across the processes (gloo on CPU, nccl on GPUs) and merges to exactly the one-process result::
+
+      torchrun --nproc-per-node 4 -m cnnviz_widget.cli mine --data photos/ --out cache/
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import CNNVizError
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name != "auto":
+        return name
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return "cpu"
+
+
+def _init_distributed(device: str) -> bool:
+    """Join the process group when started by torchrun (WORLD_SIZE > 1); return whether we did."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    import torch
+    import torch.distributed as dist
+
+    if device.startswith("cuda"):
+        torch.cuda.set_device(torch.device(device))
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    return True
+
+
+def _run_mine(args: argparse.Namespace) -> int:
+    import torch.distributed as dist
+
+    from .engine.mining import Miner
+    from .engine.models import load_model
+
+    device = _device(args.device)
+    distributed = _init_distributed(device)
+    try:
+        weights = {"default": "default", "random": None}.get(args.weights, args.weights)
+        spec = load_model(args.model, weights=weights, device=device)
+        miner = Miner(spec, args.data, layers=args.layers, k=args.k, batch_size=args.batch_size, cache_dir=args.out,
+                      checkpoint_every=args.checkpoint_every)
+        result = miner.run(bar=False if args.quiet else None)
+        if not distributed or dist.get_rank() == 0:
+            if args.json:
+                print(result.to_json())
+            else:
+                print(f"{result.images} images mined ({result.skipped} unreadable) from {result.dataset_name}")
+                for name, info in result.summary()["layers"].items():
+                    print(f"  {name}: {info['channels']} units, {info['dead']} dead")
+                print(f"cache: {result.entry}")
+    finally:
+        if distributed and dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+def add_mine_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "mine", help="mine the top-k dataset exemplars of every unit into a cache folder",
+        description="Mine the top-k dataset exemplars of every unit (Zeiler & Fergus, Figure 2) into a cache folder "
+                    "the widget can open. Run it again after an interruption to resume; run it under torchrun to "
+                    "split the work across processes.")
+    p.add_argument("--model", default="squeezenet1_1",
+                   help="squeezenet1_1 (offline ImageNet weights, the default) or a torchvision model name")
+    p.add_argument("--weights", default="default",
+                   help="'default' (pretrained), 'random', or a state-dict file (default: %(default)s)")
+    p.add_argument("--data", required=True, help="a folder of images (searched recursively), or 'demo'")
+    p.add_argument("--out", required=True, help="the cache folder (created if needed)")
+    p.add_argument("--layers", nargs="+", metavar="LAYER", help="layer names (default: every convolution)")
+    p.add_argument("--k", type=int, default=9, help="exemplars per unit (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: %(default)s)")
+    p.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                   help="seconds between checkpoints (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_mine)
+
+
+#: Every subcommand's registration function, in the order ``cnnviz --help`` lists them.
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mine_command]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnnviz", description="See what a convolutional network has learned.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cnnviz`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except CNNVizError as exc:
+        print(f"cnnviz {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cnnviz {args.command}: interrupted (run it again to resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -74,6 +74,9 @@ def check_unit(info: LayerInfo, channel: int, position: Position) -> Position:
 
 
 Window = tuple[tuple[int, int], ...]  # per spatial axis: [lo, hi)
+_MAX_CROP_FRACTION = 0.8  # a crop this close to the whole image saves too little to be worth a separate forward
+_SHARED_FRACTION = 0.5  # several units of one image share a full-image forward unless their crops are this small
+_SHARED_MIN_UNITS = 4
 
 
 def _crop_window(info: LayerInfo, position: tuple[int, ...], size: tuple[int, ...]) -> Window | None:
@@ -87,12 +90,19 @@ def _crop_window(info: LayerInfo, position: tuple[int, ...], size: tuple[int, ..
         if jump <= 0 or jump != int(jump):
             return None
         jump = int(jump)
+        # One crop size per layer (the field in whole strides, plus one stride of slack for the alignment), so that
+        # crops batch together; only crops that end at the image's right/bottom edge differ, all in the same way.
+        width = -(-math.ceil(axis.size) // jump) * jump + jump
         lo_f, hi_f = axis.interval(p)
-        lo = max(0, (math.floor(lo_f) - jump) // jump * jump)  # one stride of margin, aligned down
-        hi = min(n, math.ceil(hi_f) + jump)
+        lo = max(0, math.floor(lo_f) // jump * jump)
+        hi = lo + width
+        if hi >= n:
+            lo, hi = max(0, (n - width) // jump * jump), n
+        if lo > max(0, math.floor(lo_f)) or hi < min(n, math.ceil(hi_f)):
+            return None
         window.append((lo, hi))
     area = math.prod(hi - lo for lo, hi in window)
-    if area >= 0.8 * math.prod(size):
+    if area >= _MAX_CROP_FRACTION * math.prod(size):
         return None
     return tuple(window)
 
@@ -129,8 +139,9 @@ class Projector:
             raise ValueError(f"unknown seed {seed!r}; choose 'activation' (the paper: the unit's own value) or 'one'")
         size = tuple(xs.shape[2:])
         out = torch.zeros((len(requests), *xs.shape[1:]), dtype=torch.float32)
-        groups: dict[tuple[str, int, Window], list[tuple[int, int, Position]]] = {}
-        for r, req in enumerate(requests):
+        planned = []
+        per_image: dict[tuple[str, int], int] = {}
+        for req in requests:
             if not 0 <= req.image < xs.shape[0]:
                 raise LayerError(f"image index {req.image} is outside the batch of {xs.shape[0]}")
             info = self.table[req.layer]
@@ -138,6 +149,13 @@ class Projector:
             window = None
             if self.crop and isinstance(position, tuple) and info.name not in self._uncroppable:
                 window = _crop_window(info, position, size)
+            planned.append((info, position, window))
+            per_image[(info.name, req.image)] = per_image.get((info.name, req.image), 0) + 1
+        groups: dict[tuple[str, int, Window], list[tuple[int, int, Position]]] = {}
+        for r, (req, (info, position, window)) in enumerate(zip(requests, planned)):
+            if window is not None and per_image[(info.name, req.image)] >= _SHARED_MIN_UNITS and (
+                    math.prod(hi - lo for lo, hi in window) >= _SHARED_FRACTION * math.prod(size)):
+                window = None  # one shared forward + a batched backward beats many large crops
             groups.setdefault((info.name, req.image, window or _full(size)), []).append((r, req.channel, position))
         buckets: dict[tuple[str, tuple[int, ...]], list[tuple[int, Window, list]]] = {}
         for (name, image, window), units in groups.items():

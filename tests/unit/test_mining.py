@@ -211,7 +211,7 @@ def test_atlas_equals_one_unit_at_a_time(result):
 
 
 class LabelledImages(torch.utils.data.Dataset):
-    classes = ["dim", "bright"]
+    classes = ("dim", "bright")
 
     def __init__(self):
         self.images = tiny_images()

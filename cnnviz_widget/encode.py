@@ -1,0 +1,330 @@
+"""Tensors → display bytes: the one place where pixels are made.
+
+Everything the widget shows is built here from engine tensors and sent as narrow, binary payloads (``uint8``
+images as PNG, statistics as little-endian ``float32``), never as JSON lists of numbers.
+
+How values become pixels (the choices, stated once):
+
+* **Activations** are sent as *codes*, one ``uint8`` per value, which the front end colours with a look-up table
+  (the same tables as :data:`COLORMAPS`, see ``js/src/colormap.js``). A layer with no negative value is
+  *unsigned*: ``code = round(255 · x / scale)``, black is zero. A layer with negative values (a convolution before
+  its ReLU) is *signed*: ``code = 128 + round(127 · x / scale)``, mid-gray is zero, as in the paper's gray grids.
+  In an atlas ``scale`` is the largest ``|x|`` of the whole layer (``normalize="layer"``), so tiles compare: a
+  bright tile is a unit that fires strongly *for this image*, a black one is silent. ``normalize="channel"``
+  stretches each tile on its own instead. The unit card's single map uses its own channel's scale.
+* **Projections** (deconvnet / guided backprop / gradient) are shown the way Zeiler & Fergus show their
+  reconstructions: centred on gray, ``pixel = 128 + 127 · p / s`` with one scale ``s`` per image shared by the
+  three colour channels (so hue is kept), ``s`` being the 99.5th percentile of ``|p|``: a handful of extreme
+  pixels would otherwise wash the rest out to flat gray. Values beyond ``s`` are clipped. A unit at one location
+  is shown (and normalised) on its receptive field only, widened to at least 24 px (:func:`crop_box`), beside
+  the same patch of the image, as the paper pairs projections with patches.
+* **Layer-1 filters** are centred on gray per filter (``128 + 127 · w / max|w|``), put in RGB order (Caffe
+  models store BGR), and scaled up with nearest-neighbour so a 3×3 filter stays a crisp 3×3 block of colour.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+
+__all__ = [
+    "COLORMAPS", "Atlas", "FilterSheet", "activation_atlas", "activation_map", "channel_stats", "colorize",
+    "colormap_lut", "crop_box", "encode_codes", "filter_sheet", "png", "projection_pixels", "thumbnail_sheet",
+]
+
+#: Colour maps as ``(code, (r, g, b))`` stops, interpolated linearly between stops. ``js/src/colormap.js`` holds
+#: the same table; a test checks both give identical look-up tables.
+COLORMAPS: dict[str, tuple[tuple[int, tuple[int, int, int]], ...]] = {
+    "gray": ((0, (0, 0, 0)), (255, (255, 255, 255))),
+    "heat": ((0, (0, 0, 4)), (64, (87, 16, 110)), (128, (188, 55, 84)), (192, (249, 142, 9)),
+             (255, (252, 255, 164))),
+    "diverging": ((0, (33, 102, 172)), (64, (146, 197, 222)), (128, (247, 247, 247)), (192, (244, 165, 130)),
+                  (255, (178, 24, 43))),
+}
+
+#: Codes of the signed encoding: zero sits exactly here.
+SIGNED_ZERO = 128
+#: Atlas tiles are max-pooled (keeping the sign of the strongest value) until they are at most this many pixels
+#: on a side and the whole atlas holds at most ``ATLAS_PIXELS`` pixels, which keeps it under ~500 KB as PNG.
+ATLAS_TILE = 64
+ATLAS_PIXELS = 400_000
+#: Stats columns of an atlas, in order (float32 each).
+STATS_COLUMNS = ("min", "max", "mean", "fraction_active", "scale")
+
+
+def png(array: np.ndarray, compress_level: int = 1) -> bytes:
+    """Encode a ``uint8`` array (H×W gray or H×W×3 RGB) as PNG bytes.
+
+    Level 1 compresses activation atlases within ~10 % of level 6 in a third of the time: latency matters more here.
+    """
+    array = np.ascontiguousarray(array)
+    if array.dtype != np.uint8:
+        raise TypeError(f"png() takes uint8 pixels, not {array.dtype}")
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------- colour maps
+def colormap_lut(name: str) -> np.ndarray:
+    """The 256×3 ``uint8`` look-up table of colour map ``name`` (a key of :data:`COLORMAPS`)."""
+    try:
+        stops = COLORMAPS[name]
+    except KeyError:
+        raise ValueError(f"unknown colour map {name!r}; choose one of {', '.join(COLORMAPS)}") from None
+    lut = np.zeros((256, 3), dtype=np.uint8)
+    for (k0, c0), (k1, c1) in itertools.pairwise(stops):
+        for code in range(k0, k1 + 1):
+            t = (code - k0) / (k1 - k0)
+            # floor(v + 0.5), not round(): Python rounds halves to even, JavaScript's Math.round does not.
+            lut[code] = [math.floor(a + (b - a) * t + 0.5) for a, b in zip(c0, c1)]
+    return lut
+
+
+def colorize(codes: np.ndarray, name: str) -> np.ndarray:
+    """Colour ``uint8`` codes with a colour map: ``(..., 3)`` uint8 RGB."""
+    return colormap_lut(name)[np.asarray(codes, dtype=np.uint8)]
+
+
+# ------------------------------------------------------------------------------------------------- activations
+def _as_maps(acts: torch.Tensor) -> torch.Tensor:
+    """``[C,h,w]`` float32 on the CPU; a linear layer's ``[F]`` becomes ``[F,1,1]``."""
+    acts = acts.detach().to("cpu", torch.float32)
+    if acts.dim() == 1:
+        return acts[:, None, None]
+    if acts.dim() == 2:
+        return acts[:, None, :]
+    if acts.dim() != 3:
+        raise ValueError(f"activations must be [C,h,w] (or [F] for a linear layer), got shape {tuple(acts.shape)}")
+    return acts
+
+
+def channel_stats(acts: torch.Tensor) -> np.ndarray:
+    """Per-channel ``min, max, mean, fraction_active`` (fraction of positions > 0): float32 ``[C, 4]``."""
+    maps = _as_maps(acts).flatten(1)
+    return torch.stack([maps.amin(1), maps.amax(1), maps.mean(1), (maps > 0).float().mean(1)], 1).numpy()
+
+
+def encode_codes(maps: torch.Tensor, scale: torch.Tensor | float, signed: bool) -> np.ndarray:
+    """Activation values → ``uint8`` codes (see the module docstring). ``scale`` broadcasts over ``maps``;
+    a zero scale gives the code of zero."""
+    maps = maps.detach().to("cpu", torch.float32)
+    scale = torch.as_tensor(scale, dtype=torch.float32)
+    ratio = torch.where(scale > 0, maps / torch.where(scale > 0, scale, torch.ones_like(scale)), 0.0)
+    if signed:
+        codes = SIGNED_ZERO + torch.round(127.0 * ratio.clamp(-1.0, 1.0))
+    else:
+        codes = torch.round(255.0 * ratio.clamp(0.0, 1.0))
+    return codes.to(torch.uint8).numpy()
+
+
+def _signed_maxpool(maps: torch.Tensor, factor: int) -> torch.Tensor:
+    """Max-pool by ``factor``, keeping the value of largest magnitude (with its sign) in each window."""
+    high = F.max_pool2d(maps[None], factor, ceil_mode=True)[0]
+    low = -F.max_pool2d(-maps[None], factor, ceil_mode=True)[0]
+    return torch.where(high >= -low, high, low)
+
+
+def atlas_downscale(count: int, height: int, width: int, max_tile: int = ATLAS_TILE,
+                    max_pixels: int = ATLAS_PIXELS) -> int:
+    """The smallest integer factor that brings tiles to ``max_tile`` px a side and the atlas to ``max_pixels``."""
+    factor = 1
+    while (max(math.ceil(height / factor), math.ceil(width / factor)) > max_tile
+           or count * math.ceil(height / factor) * math.ceil(width / factor) > max_pixels):
+        factor += 1
+    return factor
+
+
+def grid_columns(count: int) -> int:
+    """Columns of a near-square grid of ``count`` tiles (``js/src/layout.js`` uses the same layout)."""
+    return max(1, math.ceil(math.sqrt(count)))
+
+
+def tile_sheet(tiles: np.ndarray, cols: int) -> np.ndarray:
+    """Lay ``[N, h, w(, 3)]`` tiles row-major into one ``[rows·h, cols·w(, 3)]`` sheet (unused cells zero)."""
+    n, h, w = tiles.shape[:3]
+    rows = max(1, math.ceil(n / cols))
+    padded = np.zeros((rows * cols, *tiles.shape[1:]), dtype=tiles.dtype)
+    padded[:n] = tiles
+    sheet = padded.reshape(rows, cols, h, w, *tiles.shape[3:]).swapaxes(1, 2)
+    return sheet.reshape(rows * h, cols * w, *tiles.shape[3:])
+
+
+@dataclass(frozen=True)
+class Atlas:
+    """All channels of one layer for one image, as one gray PNG of codes plus per-channel statistics.
+
+    Attributes:
+        png: the codes, tiles laid out row-major, ``cols`` per row, no gaps.
+        count: number of channels (tiles).
+        tile: ``(h, w)`` of a tile, after downscaling.
+        cols: tiles per row.
+        signed: whether codes are signed (128 = zero) or unsigned (0 = zero).
+        downscale: the max-pool factor applied to each map (1 = full resolution).
+        stats: float32 ``[count, 5]``: ``min, max, mean, fraction_active`` of the full-resolution map, and the
+            ``scale`` its codes were made with.
+    """
+
+    png: bytes
+    count: int
+    tile: tuple[int, int]
+    cols: int
+    signed: bool
+    downscale: int
+    stats: np.ndarray
+
+    def to_state(self) -> dict[str, Any]:
+        """The JSON-and-bytes form the widget sends (``stats`` as little-endian float32 bytes)."""
+        return {"png": self.png, "count": self.count, "tile": list(self.tile), "cols": self.cols,
+                "signed": self.signed, "downscale": self.downscale, "stats": self.stats.astype("<f4").tobytes(),
+                "stats_columns": list(STATS_COLUMNS)}
+
+
+def activation_atlas(acts: torch.Tensor, *, normalize: str = "layer", max_tile: int = ATLAS_TILE,
+                     max_pixels: int = ATLAS_PIXELS) -> Atlas:
+    """Encode every channel of a layer (``[C,h,w]``, or ``[F]`` for a linear layer) as one :class:`Atlas`."""
+    if normalize not in ("layer", "channel"):
+        raise ValueError(f"normalize must be 'layer' or 'channel', not {normalize!r}")
+    maps = _as_maps(acts)
+    count, height, width = maps.shape
+    stats = channel_stats(maps)
+    signed = bool(stats[:, 0].min() < 0) if count else False
+    magnitude = torch.from_numpy(np.maximum(np.abs(stats[:, 0]), np.abs(stats[:, 1])))
+    scale = magnitude if normalize == "channel" else magnitude.max().expand(count).clone()
+    factor = atlas_downscale(count, height, width, max_tile, max_pixels)
+    small = _signed_maxpool(maps, factor) if factor > 1 else maps
+    codes = encode_codes(small, scale[:, None, None], signed)
+    cols = grid_columns(count)
+    return Atlas(png=png(tile_sheet(codes, cols)), count=count, tile=(int(small.shape[1]), int(small.shape[2])),
+                 cols=cols, signed=signed, downscale=factor,
+                 stats=np.concatenate([stats, scale.numpy()[:, None]], axis=1).astype(np.float32))
+
+
+def activation_map(feature_map: torch.Tensor) -> dict[str, Any]:
+    """One channel's map (``[h,w]``) at full resolution, stretched on its own: the unit card's picture.
+
+    Returns the state the front end colours: ``png`` (codes), ``shape``, ``signed``, ``scale``, ``colormap``.
+    """
+    fmap = feature_map.detach().to("cpu", torch.float32)
+    fmap = fmap.reshape(1, 1) if fmap.dim() == 0 else fmap.reshape(1, -1) if fmap.dim() == 1 else fmap
+    signed = bool(fmap.min() < 0)
+    scale = float(fmap.abs().max())
+    return {"png": png(encode_codes(fmap, scale, signed)), "shape": list(fmap.shape), "signed": signed,
+            "scale": scale, "colormap": "diverging" if signed else "heat"}
+
+
+# ------------------------------------------------------------------------------------------------- projections
+def _rgb_order(x: np.ndarray, channel_order: str) -> np.ndarray:
+    """``[C,H,W]`` in the model's channel order → ``[3,H,W]`` RGB (gray repeated; extra channels dropped)."""
+    if x.shape[0] == 1:
+        return np.repeat(x, 3, axis=0)
+    if channel_order == "BGR":
+        return x[2::-1]
+    return x[:3] if x.shape[0] >= 3 else np.concatenate([x, np.repeat(x[-1:], 3 - x.shape[0], axis=0)])
+
+
+def crop_box(field: Sequence[int], size: Sequence[int], min_side: int = 24) -> list[int]:
+    """The part of the input to show for a unit: its receptive field ``(top, left, bottom, right)``, widened
+    around its centre to at least ``min_side`` px a side and clipped to the input of ``size`` ``(H, W)``."""
+    box = []
+    for lo, hi, n in ((field[0], field[2], size[0]), (field[1], field[3], size[1])):
+        side = min(max(hi - lo, min_side), n)
+        centre = (lo + hi) / 2
+        start = int(min(max(math.floor(centre - side / 2), 0), n - side))
+        box.append((start, start + side))
+    (top, bottom), (left, right) = box
+    return [top, left, bottom, right]
+
+
+def projection_pixels(projection: torch.Tensor, channel_order: str = "RGB", quantile: float = 0.995,
+                      box: Sequence[int] | None = None) -> np.ndarray:
+    """A projection (``[C,H,W]`` in the model's input space) as an H×W×3 ``uint8`` picture centred on gray.
+
+    Args:
+        projection: the engine's ``Explorer.project`` result.
+        channel_order: the model's input channel order (``"RGB"``, ``"BGR"`` or ``"L"``).
+        quantile: which quantile of ``|p|`` maps to full contrast (1.0: the maximum).
+        box: ``(top, left, bottom, right)``: show (and normalise) only this part, e.g. :func:`crop_box`.
+    """
+    p = projection.detach().to("cpu", torch.float32).numpy()
+    if box is not None:
+        top, left, bottom, right = (int(v) for v in box)
+        p = p[:, top:bottom, left:right]
+    magnitude = np.abs(p)
+    scale = float(np.quantile(magnitude, quantile)) if quantile < 1.0 else float(magnitude.max())
+    if scale <= 0:
+        scale = float(magnitude.max())
+    if scale <= 0:  # an all-zero projection (a silent unit): plain gray
+        return np.full((*p.shape[1:], 3), SIGNED_ZERO, dtype=np.uint8)
+    pixels = SIGNED_ZERO + np.round(127.0 * np.clip(p / scale, -1.0, 1.0))
+    return _rgb_order(pixels, channel_order).transpose(1, 2, 0).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------------------------------- filters
+@dataclass(frozen=True)
+class FilterSheet:
+    """A convolution's filters as one RGB PNG: ``count`` tiles of ``tile``×``tile`` px, ``cols`` per row."""
+
+    png: bytes
+    count: int
+    tile: tuple[int, int]
+    cols: int
+    zoom: int
+    kernel: tuple[int, int]
+
+    def to_state(self) -> dict[str, Any]:
+        return {"png": self.png, "count": self.count, "tile": list(self.tile), "cols": self.cols, "zoom": self.zoom,
+                "kernel": list(self.kernel)}
+
+
+def filter_pixels(weights: torch.Tensor, channel_order: str = "RGB") -> np.ndarray:
+    """Filters ``[out, in, kh, kw]`` → ``[out, kh, kw, 3]`` uint8, each centred on gray by its own ``max|w|``.
+
+    Filters with 3 input channels are shown in colour (reordered to RGB); others as gray (the mean over inputs).
+    """
+    w = weights.detach().to("cpu", torch.float32).numpy()
+    if w.ndim != 4:
+        raise ValueError(f"filters must be [out, in, kh, kw], got shape {w.shape}")
+    if w.shape[1] == 3:
+        w = w[:, ::-1] if channel_order == "BGR" else w
+    else:
+        w = np.repeat(w.mean(axis=1, keepdims=True), 3, axis=1)
+    scale = np.abs(w).reshape(w.shape[0], -1).max(axis=1)
+    scale = np.where(scale > 0, scale, 1.0)[:, None, None, None]
+    pixels = SIGNED_ZERO + np.round(127.0 * w / scale)
+    return pixels.transpose(0, 2, 3, 1).astype(np.uint8)
+
+
+def filter_sheet(weights: torch.Tensor, channel_order: str = "RGB", min_tile: int = 24) -> FilterSheet:
+    """Layer-1 filters as a :class:`FilterSheet`, scaled up by an integer ``zoom`` (nearest-neighbour) to at
+    least ``min_tile`` px a side."""
+    tiles = filter_pixels(weights, channel_order)
+    kh, kw = tiles.shape[1:3]
+    zoom = max(1, math.ceil(min_tile / max(kh, kw)))
+    tiles = tiles.repeat(zoom, axis=1).repeat(zoom, axis=2)
+    cols = grid_columns(len(tiles))
+    return FilterSheet(png=png(tile_sheet(tiles, cols)), count=len(tiles), tile=(kh * zoom, kw * zoom), cols=cols,
+                       zoom=zoom, kernel=(kh, kw))
+
+
+# -------------------------------------------------------------------------------------------------- thumbnails
+def thumbnail(image: Image.Image, size: int = 64) -> np.ndarray:
+    """A square ``size``×``size`` RGB thumbnail (centre crop, as the model's preprocessing crops)."""
+    return np.asarray(ImageOps.fit(image.convert("RGB"), (size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def thumbnail_sheet(images: Sequence[Image.Image], size: int = 64) -> tuple[bytes, int]:
+    """Thumbnails of ``images`` as one RGB PNG sheet: ``(png, cols)``; tile ``i`` is image ``i``."""
+    if not images:
+        return png(np.zeros((size, size, 3), dtype=np.uint8)), 1
+    cols = min(len(images), 8)
+    return png(tile_sheet(np.stack([thumbnail(img, size) for img in images]), cols)), cols

@@ -1,0 +1,211 @@
+"""tensors → display bytes: exact pixels for hand-made tensors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnnviz_widget import encode
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def decode(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)))
+
+
+def test_png_round_trips_gray_and_rgb_and_refuses_wide_types():
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    rgb = np.arange(36, dtype=np.uint8).reshape(3, 4, 3)
+    assert np.array_equal(decode(encode.png(gray)), gray)
+    assert np.array_equal(decode(encode.png(rgb)), rgb)
+    with pytest.raises(TypeError, match="uint8"):
+        encode.png(gray.astype(np.float32))
+
+
+def test_unsigned_codes_scale_to_255_and_signed_codes_centre_on_128():
+    x = torch.tensor([[0.0, 1.0, 2.0, 4.0]])
+    assert encode.encode_codes(x, 4.0, signed=False).tolist() == [[0, 64, 128, 255]]  # 63.75 → 64, 127.5 → 128
+    y = torch.tensor([[-4.0, -2.0, 0.0, 2.0, 4.0, 8.0]])
+    assert encode.encode_codes(y, 4.0, signed=True).tolist() == [[1, 64, 128, 192, 255, 255]]
+    assert encode.encode_codes(y, 0.0, signed=True).tolist() == [[128] * 6]  # a silent map: all zero-code
+
+
+def test_atlas_puts_each_channel_in_its_tile_with_its_own_values():
+    # 5 channels of 3×4, values are integers 0..255 and the layer max is 255: every code equals its value.
+    acts = torch.zeros(5, 3, 4)
+    for c in range(5):
+        acts[c] = torch.arange(12).reshape(3, 4) * 10 + c
+    acts[4, 2, 3] = 255
+    atlas = encode.activation_atlas(acts)
+    assert (atlas.count, atlas.tile, atlas.cols, atlas.signed, atlas.downscale) == (5, (3, 4), 3, False, 1)
+    sheet = decode(atlas.png)
+    assert sheet.shape == (2 * 3, 3 * 4)
+    for c in range(5):
+        r, k = divmod(c, 3)
+        assert np.array_equal(sheet[r * 3:(r + 1) * 3, k * 4:(k + 1) * 4], acts[c].numpy().astype(np.uint8)), c
+    assert np.all(sheet[3:, 8:] == 0)  # the unused sixth cell
+    assert atlas.stats[:, 1].tolist() == [110, 111, 112, 113, 255]  # max
+    assert atlas.stats[:, 0].tolist() == [0, 1, 2, 3, 4]  # min
+    assert atlas.stats[:, 4].tolist() == [255] * 5  # one scale for the layer
+    assert atlas.stats[0, 3] == pytest.approx(11 / 12)  # fraction active: all but the zero
+
+
+def test_atlas_of_a_signed_layer_centres_zero_on_gray_and_marks_silent_channels():
+    acts = torch.tensor([[[-2.0, 0.0], [1.0, 2.0]], [[0.0, 0.0], [0.0, 0.0]]])
+    atlas = encode.activation_atlas(acts)
+    assert atlas.signed
+    sheet = decode(atlas.png)
+    assert sheet[:, :2].tolist() == [[1, 128], [192, 255]]  # 128 + round(127·x/2); 63.5 → 64 → 192
+    assert sheet[:, 2:].tolist() == [[128, 128], [128, 128]]
+    assert atlas.stats[1, :2].tolist() == [0.0, 0.0]  # min = max = 0: the front end marks it silent
+
+
+def test_atlas_per_channel_normalisation_stretches_each_tile():
+    acts = torch.tensor([[[1.0, 2.0]], [[10.0, 20.0]]])
+    per_layer = decode(encode.activation_atlas(acts).png)
+    per_channel = decode(encode.activation_atlas(acts, normalize="channel").png)
+    assert per_layer.tolist() == [[13, 26, 128, 255]]
+    assert per_channel.tolist() == [[128, 255, 128, 255]]
+    with pytest.raises(ValueError, match="normalize"):
+        encode.activation_atlas(acts, normalize="image")
+
+
+def test_large_maps_are_max_pooled_keeping_the_strongest_value_and_its_sign():
+    acts = torch.zeros(1, 4, 4)
+    acts[0, 0, 1] = -3.0  # window (0,0): strongest is negative
+    acts[0, 1, 0] = 1.0
+    acts[0, 2, 2] = 2.0  # window (1,1)
+    atlas = encode.activation_atlas(acts, max_tile=2)
+    assert (atlas.downscale, atlas.tile) == (2, (2, 2))
+    assert decode(atlas.png).tolist() == [[1, 128], [128, 213]]  # −3 → 1; 2 → 128 + round(127·2/3) = 213
+    assert atlas.stats[0, :2].tolist() == [-3.0, 2.0]  # statistics are of the full-resolution map
+
+
+def test_atlas_of_512_channels_stays_under_500_kb_even_for_noise():
+    acts = torch.rand(512, 56, 56, generator=torch.Generator().manual_seed(0))
+    atlas = encode.activation_atlas(acts)
+    assert len(atlas.png) <= 500_000
+    assert atlas.count * atlas.tile[0] * atlas.tile[1] <= encode.ATLAS_PIXELS
+
+
+def test_linear_layers_become_one_pixel_tiles():
+    atlas = encode.activation_atlas(torch.tensor([0.0, 1.0, 2.0]))
+    assert (atlas.count, atlas.tile) == (3, (1, 1))
+    assert decode(atlas.png).tolist() == [[0, 128], [255, 0]]  # 2 columns; the fourth cell is unused
+
+
+def test_state_carries_stats_as_little_endian_float32():
+    atlas = encode.activation_atlas(torch.tensor([[[1.0]], [[3.0]]]))
+    state = atlas.to_state()
+    assert np.frombuffer(state["stats"], dtype="<f4").reshape(2, 5)[:, 1].tolist() == [1.0, 3.0]
+    assert state["stats_columns"] == ["min", "max", "mean", "fraction_active", "scale"]
+
+
+def test_activation_map_is_stretched_on_its_own_channel():
+    state = encode.activation_map(torch.tensor([[0.0, 5.0], [10.0, 2.5]]))
+    assert (state["signed"], state["scale"], state["shape"], state["colormap"]) == (False, 10.0, [2, 2], "heat")
+    assert decode(state["png"]).tolist() == [[0, 128], [255, 64]]
+    assert encode.activation_map(torch.tensor([[-1.0, 1.0]]))["colormap"] == "diverging"
+
+
+def test_projection_is_centred_on_gray_with_one_scale_for_all_channels():
+    p = torch.zeros(3, 1, 3)
+    p[0, 0] = torch.tensor([4.0, -4.0, 0.0])  # R
+    p[1, 0] = torch.tensor([2.0, 0.0, 0.0])  # G
+    pixels = encode.projection_pixels(p, quantile=1.0)
+    assert pixels.dtype == np.uint8 and pixels.shape == (1, 3, 3)
+    assert pixels[0].tolist() == [[255, 192, 128], [1, 128, 128], [128, 128, 128]]
+
+
+def test_projection_reorders_bgr_models_to_rgb_and_repeats_gray():
+    p = torch.zeros(3, 1, 1)
+    p[0] = 1.0  # the model's channel 0 is blue for a Caffe (BGR) model
+    assert encode.projection_pixels(p, "BGR", quantile=1.0)[0, 0].tolist() == [128, 128, 255]
+    assert encode.projection_pixels(torch.ones(1, 1, 2), "L", quantile=1.0)[0].tolist() == [[255] * 3] * 2
+
+
+def test_projection_quantile_clips_rare_extremes_and_zero_is_plain_gray():
+    p = torch.zeros(1, 1, 1000)
+    p[0, 0, :995] = 1.0
+    p[0, 0, 999] = 100.0  # one outlier in a thousand
+    pixels = encode.projection_pixels(p, "L")
+    assert pixels[0, 0, 0] == 255 and pixels[0, 999, 0] == 255
+    assert np.all(encode.projection_pixels(torch.zeros(3, 2, 2)) == 128)
+
+
+def test_projection_box_crops_before_normalising():
+    p = torch.zeros(1, 4, 4)
+    p[0, 0, 0] = 100.0  # outside the box: must not set the scale
+    p[0, 2, 3] = 1.0
+    pixels = encode.projection_pixels(p, "L", quantile=1.0, box=[2, 2, 4, 4])
+    assert pixels.shape == (2, 2, 3)
+    assert pixels[..., 0].tolist() == [[128, 255], [128, 128]]
+
+
+@pytest.mark.parametrize(("field", "size", "expected"), [
+    ((10, 10, 13, 13), (227, 227), [0, 0, 24, 24]),  # widened around its centre, clipped at the corner
+    ((100, 50, 103, 53), (227, 227), [89, 39, 113, 63]),
+    ((-20, 200, 60, 280), (227, 227), [0, 147, 80, 227]),  # larger than min_side: kept, shifted inside
+    ((0, 0, 3, 3), (16, 16), [0, 0, 16, 16]),  # an input smaller than min_side: all of it
+])
+def test_crop_box(field, size, expected):
+    assert encode.crop_box(field, size) == expected
+
+
+def test_filters_are_centred_per_filter_in_rgb_order():
+    w = torch.zeros(2, 3, 1, 2)
+    w[0, 0, 0, 0] = 2.0  # BGR model: input channel 0 is blue
+    w[0, 2, 0, 1] = -1.0
+    w[1, 1] = 0.5
+    rgb = encode.filter_pixels(w, "BGR")
+    assert rgb.shape == (2, 1, 2, 3)
+    assert rgb[0, 0].tolist() == [[128, 128, 255], [64, 128, 128]]  # 128 + round(127·(−1)/2) = 64 (−63.5 → −64)
+    assert rgb[1, 0].tolist() == [[128, 255, 128]] * 2
+    assert encode.filter_pixels(w, "RGB")[0, 0, 0].tolist() == [255, 128, 128]
+
+
+def test_gray_filters_and_nearest_neighbour_zoom():
+    w = torch.tensor([[[[1.0, -1.0], [0.0, 1.0]]]])  # one filter, one input channel, 2×2
+    sheet = encode.filter_sheet(w, min_tile=8)
+    assert (sheet.count, sheet.zoom, sheet.tile, sheet.kernel, sheet.cols) == (1, 4, (8, 8), (2, 2), 1)
+    pixels = decode(sheet.png)
+    assert pixels.shape == (8, 8, 3)
+    assert np.all(pixels[:4, :4] == 255) and np.all(pixels[:4, 4:] == 1) and np.all(pixels[4:, :4] == 128)
+
+
+def test_thumbnail_sheet_puts_image_i_in_tile_i():
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    png, cols = encode.thumbnail_sheet([Image.new("RGB", (40, 30), c) for c in colours], size=8)
+    sheet = decode(png)
+    assert cols == 3 and sheet.shape == (8, 24, 3)
+    for i, c in enumerate(colours):
+        assert np.all(sheet[:, i * 8:(i + 1) * 8] == c)
+
+
+def test_colour_maps_are_exact_at_their_stops():
+    assert np.array_equal(encode.colormap_lut("gray")[:, 0], np.arange(256))
+    assert encode.colormap_lut("diverging")[128].tolist() == [247, 247, 247]
+    assert encode.colorize(np.array([[0, 255]], np.uint8), "heat").tolist() == [[[0, 0, 4], [252, 255, 164]]]
+    with pytest.raises(ValueError, match="unknown colour map"):
+        encode.colormap_lut("jet")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_front_end_colour_maps_equal_these():
+    script = ("import { COLORMAPS, lut } from './js/src/colormap.js';"
+              "console.log(JSON.stringify(Object.fromEntries(Object.keys(COLORMAPS).map(n => [n, [...lut(n)]]))));")
+    out = subprocess.run(["node", "--input-type=module", "-e", script], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout
+    js = json.loads(out)
+    assert sorted(js) == sorted(encode.COLORMAPS)
+    for name, table in js.items():
+        assert table == encode.colormap_lut(name).reshape(-1).tolist(), name

@@ -1,0 +1,81 @@
+// Decoding the binary parts of the widget's state: bytes from DataViews, atlas statistics, tile rectangles.
+
+/**
+ * Bytes of a binary trait value: Python `bytes` arrive as a DataView (ipywidgets), a mock may hold an
+ * ArrayBuffer or a typed array.
+ * @param {DataView|ArrayBuffer|ArrayBufferView|null|undefined} value
+ * @returns {Uint8Array|null}
+ */
+export function bytesOf(value) {
+  if (value == null) return null;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return null;
+}
+
+/**
+ * Per-channel statistics of an atlas: little-endian float32 rows of `columns`.
+ * @param {{stats?: any, count?: number, stats_columns?: string[]}} atlas
+ * @returns {Record<string, Float32Array>}  one array per column name (min, max, mean, fraction_active, scale)
+ */
+export function readStats(atlas) {
+  const columns = atlas?.stats_columns ?? ["min", "max", "mean", "fraction_active", "scale"];
+  const count = atlas?.count ?? 0;
+  const bytes = bytesOf(atlas?.stats);
+  const out = Object.fromEntries(columns.map((c) => [c, new Float32Array(count)]));
+  if (!bytes || bytes.byteLength < count * columns.length * 4) return out;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < count; i++) {
+    for (let c = 0; c < columns.length; c++) out[columns[c]][i] = view.getFloat32((i * columns.length + c) * 4, true);
+  }
+  return out;
+}
+
+/**
+ * Where tile `index` sits in a sheet laid out row-major with `cols` tiles per row.
+ * @param {number} index
+ * @param {number} cols
+ * @param {[number, number]} tile  [height, width]
+ * @returns {{x: number, y: number, width: number, height: number}}
+ */
+export function tileRect(index, cols, tile) {
+  const [height, width] = tile;
+  return { x: (index % cols) * width, y: Math.floor(index / cols) * height, width, height };
+}
+
+/**
+ * Whether channel `i` is silent (every value exactly zero) on this image.
+ * @param {Record<string, Float32Array>} stats
+ * @param {number} i
+ */
+export function isDead(stats, i) {
+  return stats.max[i] === 0 && stats.min[i] === 0;
+}
+
+/**
+ * Short number for people: 3 significant digits, no exponent for ordinary magnitudes.
+ * @param {number|null|undefined} value
+ */
+export function formatNumber(value) {
+  if (value == null || Number.isNaN(value)) return "–";
+  if (value === 0) return "0";
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1e5 || magnitude < 1e-3) return value.toExponential(2);
+  return Number(value.toPrecision(3)).toString();
+}
+
+/**
+ * Copy the pixels of `rect` out of an RGBA sheet `sheetWidth` pixels wide: the tile's own RGBA array.
+ * @param {Uint8ClampedArray|Uint8Array} sheet
+ * @param {number} sheetWidth
+ * @param {{x: number, y: number, width: number, height: number}} rect
+ * @returns {Uint8ClampedArray}
+ */
+export function cropRGBA(sheet, sheetWidth, rect) {
+  const out = new Uint8ClampedArray(rect.width * rect.height * 4);
+  for (let row = 0; row < rect.height; row++) {
+    const start = ((rect.y + row) * sheetWidth + rect.x) * 4;
+    out.set(sheet.subarray(start, start + rect.width * 4), row * rect.width * 4);
+  }
+  return out;
+}

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { bytesOf, cropRGBA, formatNumber, isDead, readStats, tileRect } from "../../js/src/atlas.js";
+
+test("bytesOf reads DataViews (as ipywidgets delivers bytes), buffers and typed arrays", () => {
+  const buffer = new Uint8Array([9, 1, 2, 3, 9]).buffer;
+  assert.deepEqual([...bytesOf(new DataView(buffer, 1, 3))], [1, 2, 3]);
+  assert.deepEqual([...bytesOf(buffer)], [9, 1, 2, 3, 9]);
+  assert.deepEqual([...bytesOf(new Uint8Array(buffer, 4, 1))], [9]);
+  assert.equal(bytesOf(null), null);
+  assert.equal(bytesOf("text"), null);
+});
+
+test("readStats decodes little-endian float32 rows, one array per column", () => {
+  const rows = new Float32Array([-1, 2, 0.5, 0.25, 2, 0, 0, 0, 0, 2]);
+  const atlas = { count: 2, stats: new DataView(rows.buffer), stats_columns: ["min", "max", "mean", "fraction_active", "scale"] };
+  const stats = readStats(atlas);
+  assert.deepEqual([...stats.min], [-1, 0]);
+  assert.deepEqual([...stats.max], [2, 0]);
+  assert.deepEqual([...stats.mean], [0.5, 0]);
+  assert.deepEqual([...stats.fraction_active], [0.25, 0]);
+  assert.equal(isDead(stats, 0), false);
+  assert.equal(isDead(stats, 1), true);
+});
+
+test("readStats of a missing or short buffer gives zeros, not garbage", () => {
+  const stats = readStats({ count: 3, stats: new DataView(new ArrayBuffer(8)) });
+  assert.deepEqual([...stats.max], [0, 0, 0]);
+});
+
+test("tileRect lays tiles row-major", () => {
+  assert.deepEqual(tileRect(0, 3, [4, 5]), { x: 0, y: 0, width: 5, height: 4 });
+  assert.deepEqual(tileRect(2, 3, [4, 5]), { x: 10, y: 0, width: 5, height: 4 });
+  assert.deepEqual(tileRect(4, 3, [4, 5]), { x: 5, y: 4, width: 5, height: 4 });
+});
+
+test("cropRGBA copies exactly the tile's pixels out of the sheet", () => {
+  // a 4×2 sheet of two 2×2 tiles: tile 0 pixels have red = 10 + i, tile 1 red = 20 + i
+  const sheetWidth = 4;
+  const sheet = new Uint8ClampedArray(4 * 2 * 4);
+  const red = [[10, 11, 20, 21], [12, 13, 22, 23]];
+  for (let y = 0; y < 2; y++) for (let x = 0; x < 4; x++) sheet[(y * sheetWidth + x) * 4] = red[y][x];
+  const tile1 = cropRGBA(sheet, sheetWidth, tileRect(1, 2, [2, 2]));
+  assert.deepEqual([0, 4, 8, 12].map((i) => tile1[i]), [20, 21, 22, 23]);
+  const tile0 = cropRGBA(sheet, sheetWidth, tileRect(0, 2, [2, 2]));
+  assert.deepEqual([0, 4, 8, 12].map((i) => tile0[i]), [10, 11, 12, 13]);
+});
+
+test("formatNumber keeps 3 significant digits", () => {
+  assert.equal(formatNumber(327.4), "327");
+  assert.equal(formatNumber(0.012345), "0.0123");
+  assert.equal(formatNumber(0), "0");
+  assert.equal(formatNumber(123456), "1.23e+5");
+  assert.equal(formatNumber(null), "–");
+});

@@ -1,0 +1,112 @@
+"""The harness page's fake kernel: a real CNNViz in the test process answers the mock model in the page.
+
+The page's mock model records what the front end saves (trait changes) and sends (commands); ``Harness.answer``
+applies them to the widget exactly as ipywidgets does in a kernel (``set_state``, custom messages) and pushes the
+traits that changed back to the page. Binary values travel as ``{"$bytes": base64}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+
+def to_js(value: Any) -> Any:
+    """A widget state value as JSON for the mock model: bytes become ``{"$bytes": base64}``."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, dict):
+        return {k: to_js(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_js(v) for v in value]
+    return value
+
+
+def synced_state(widget: Any) -> dict[str, Any]:
+    """The widget's own synced traits (not the ipywidgets/anywidget plumbing), as the front end receives them."""
+    keys = [k for k in widget.keys if not k.startswith("_") and k not in ("layout", "tabbable", "tooltip")]
+    return {k: to_js(v) for k, v in widget.get_state(keys).items()}
+
+
+class Harness:
+    """The harness page with a mock model, answered by a real :class:`CNNViz` in this process (a fake kernel)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.widget: Any = None
+        self._pushed: dict[str, str] = {}
+
+    def mount(self, widget: Any = None, views: int = 1, state: dict[str, Any] | None = None) -> None:
+        self.widget = widget
+        full = synced_state(widget) if widget is not None else {}
+        full.update(state or {})
+        self._pushed = {k: json.dumps(v, sort_keys=True) for k, v in full.items()}
+        self.page.evaluate("([s, n]) => window.harness.mount(s, n)", [full, views])
+
+    def push(self, state: dict[str, Any] | None = None) -> list[str]:
+        """Send the widget's changed traits (or ``state``) to the page, as the kernel would."""
+        if state is None:
+            state = {}
+            for key, value in synced_state(self.widget).items():
+                text = json.dumps(value, sort_keys=True)
+                if self._pushed.get(key) != text:
+                    state[key] = value
+                    self._pushed[key] = text
+        if state:
+            self.page.evaluate("(s) => window.harness.model.update(s)", state)
+        return list(state)
+
+    def drain(self) -> dict[str, Any]:
+        """What the front end saved and sent since the last drain."""
+        return self.page.evaluate("() => window.harness.model.drain()")
+
+    def answer(self, drained: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Apply what the front end saved and sent to the widget, as the kernel does, and push the result."""
+        drained = drained if drained is not None else self.drain()
+        for changes in drained["saved"]:
+            self.widget.set_state(changes)
+            for key, value in changes.items():  # what the front end set is already there: no echo needed
+                self._pushed[key] = json.dumps(to_js(value), sort_keys=True)
+        for message in drained["sent"]:
+            buffers = [memoryview(base64.b64decode(b)) for b in message["buffers"]]
+            self.widget._handle_custom_msg(message["content"], buffers)
+        self.push()
+        return drained
+
+    def tile_pixels(self, channel: int, view: int = 0) -> dict[str, Any]:
+        """The RGBA pixels of a tile's canvas: ``{width, height, data}``."""
+        return self.page.evaluate("""([channel, view]) => {
+          const c = document.querySelector(`[data-view="${view}"] [data-testid=unit-tile][data-channel="${channel}"] canvas`);
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+          return { width: c.width, height: c.height, data: Array.from(d.data) };
+        }""", [channel, view])
+
+
+def tiny_model() -> Any:
+    """A two-conv net with fixed random weights, 16×16 inputs, three classes whose names hold markup."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 3),
+    )
+    return model.eval()
+
+
+TINY_LABELS = ["<b>bold</b> cat", "dog</script><img src=x onerror=alert(1)>", "car"]
+
+
+def tiny_images() -> list[Any]:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    stripes = np.zeros((32, 32, 3), np.uint8)
+    stripes[:, ::4] = 255
+    return [("noise", Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))),
+            ("stripes", Image.fromarray(stripes)),
+            ("red", Image.new("RGB", (32, 32), (220, 30, 30)))]

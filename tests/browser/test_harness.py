@@ -1,0 +1,306 @@
+"""The front end in Chromium against a mock model. The mock is answered by a real CNNViz on a tiny net in this
+process (``Harness.answer`` applies what the page saved and sent, as the kernel would, and pushes the changes)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import jupyter_driver
+import numpy as np
+import pytest
+import torch
+from harness_bridge import TINY_LABELS, to_js
+from PIL import Image
+
+from cnnviz_widget import encode
+
+TILE = "[data-view='{view}'] [data-testid=unit-tile][data-channel='{channel}']"
+
+
+@pytest.fixture(autouse=True)
+def no_page_errors(page):
+    yield
+    assert page.js_errors == []
+
+
+def tile(channel: int, view: int = 0) -> str:
+    return TILE.format(view=view, channel=channel)
+
+
+def painted(page, view: int = 0) -> str:
+    return page.get_attribute(f"[data-view='{view}'] [data-testid=projection]", "data-request") or ""
+
+
+def wait_painted(page, key: str, view: int = 0) -> None:
+    page.wait_for_function("([v, k]) => document.querySelector(`[data-view='${v}'] [data-testid=projection]`)"
+                           "?.dataset.request === k", arg=[view, key])
+
+
+def key(widget) -> str:
+    r = widget.unit["request"]
+    position = ",".join(map(str, r["position"])) if isinstance(r["position"], list) else r["position"]
+    return f"{r['image']}|{r['layer']}|{r['channel']}|{position}|{r['rule']}"
+
+
+def busy_state(page, view: int = 0) -> str:
+    return page.get_attribute(f"[data-view='{view}'] [data-testid=busy]", "data-state")
+
+
+def png_file(tmp_path, name: str, img: Image.Image) -> str:
+    path = tmp_path / name
+    img.save(path)
+    return str(path)
+
+
+# ------------------------------------------------------------------------------------------- rendering
+def test_tiles_layers_and_model_text_render_as_text(harness, tiny_widget, page):
+    harness.mount(tiny_widget)
+    wait_painted(page, key(tiny_widget))
+    assert page.locator("[data-testid=unit-tile]").count() == 4
+    options = page.locator("[data-testid=layer-select] option").all_inner_texts()
+    assert options[0] == "0 — conv 3×3 · 4×16×16" and len(options) == len(tiny_widget.layers)
+    labels = page.locator("[data-testid=prediction] .cnnviz-prediction-label").all_inner_texts()
+    assert sorted(labels) == sorted(TINY_LABELS)  # markup in class names is shown, never parsed
+    assert page.locator(".cnnviz-root b, .cnnviz-root img, .cnnviz-root script").count() == 0
+    assert page.locator("[data-testid=filter-tile]").count() == 4
+    assert page.locator("[data-testid=gallery-item]").count() == 3
+    assert page.locator("[data-testid=top9]").is_visible()
+    assert busy_state(page) == "idle" and page.locator("[data-testid=error-banner]").is_hidden()
+    jupyter_driver.screenshot(page, "harness-tiny")
+
+
+def test_the_right_pixels_land_in_the_right_tile(harness, tiny_widget, page):
+    # 4 channels of 16×16 whose values are integers up to 255 (= the layer max): each code equals its value.
+    acts = torch.zeros(4, 16, 16)
+    for c in range(3):
+        acts[c] = (torch.arange(256).reshape(16, 16) * (c + 1)) % 256
+    acts[0, 15, 15] = 255
+    atlas = encode.activation_atlas(acts)
+    state = {"atlas": to_js({"image": 1, "layer": "0", **atlas.to_state()})}
+    harness.mount(tiny_widget, state=state)
+    page.wait_for_selector(tile(3))
+    for c in range(4):
+        pixels = harness.tile_pixels(c)
+        assert (pixels["width"], pixels["height"]) == (16, 16)
+        rgba = np.array(pixels["data"], dtype=np.uint8).reshape(16, 16, 4)
+        expected = acts[c].numpy().astype(np.uint8)
+        for channel in range(3):
+            assert np.array_equal(rgba[..., channel], expected), (c, channel)
+        assert np.all(rgba[..., 3] == 255)
+    dead = page.locator(".cnnviz-tile--dead")
+    assert dead.count() == 1 and dead.get_attribute("data-channel") == "3"
+    page.hover(tile(1))
+    assert page.inner_text("[data-testid=tile-readout]") == "channel 1 · max 254 · mean 127"
+
+
+def test_click_on_a_tile_sends_the_selection_and_paints_the_answer(harness, tiny_widget, page):
+    harness.mount(tiny_widget)
+    wait_painted(page, key(tiny_widget))
+    page.click(tile(2))
+    assert busy_state(page) == "busy"  # waiting for the kernel's answer
+    drained = harness.answer()
+    assert drained["saved"] == [{"channel": 2}] and tiny_widget.channel == 2
+    wait_painted(page, "1|0|2|max|deconvnet")
+    assert page.inner_text("[data-testid=unit-card] .cnnviz-panel-title") == "0 · channel 2"
+    assert page.get_attribute(tile(2), "aria-selected") == "true"
+    assert busy_state(page) == "idle"
+    top, left, bottom, right = (min(max(v, 0), 16) for v in tiny_widget.unit["field"])  # clipped to the input
+    box = page.locator("[data-testid=rf-box]").bounding_box()
+    image = page.locator("[data-testid=unit-image]").bounding_box()
+    scale = image["width"] / 16
+    expected = (image["x"] + left * scale, image["y"] + top * scale, (right - left) * scale, (bottom - top) * scale)
+    assert np.allclose((box["x"], box["y"], box["width"], box["height"]), expected, atol=1.0)
+
+
+def test_rule_and_position_toggles(harness, tiny_widget, page):
+    tiny_widget.layer = "4"  # after two ReLUs the three rules differ
+    harness.mount(tiny_widget)
+    wait_painted(page, key(tiny_widget))
+    page.click("[data-testid=rule-toggle] [data-value=guided]")
+    assert page.get_attribute("[data-testid=rule-toggle] [data-value=guided]", "aria-pressed") == "true"
+    assert harness.answer()["saved"] == [{"rule": "guided"}]
+    wait_painted(page, key(tiny_widget))
+    guided = page.evaluate("document.querySelector('[data-testid=projection]').toDataURL()")
+    page.click("[data-testid=rule-toggle] [data-value=gradient]")
+    harness.answer()
+    wait_painted(page, key(tiny_widget))
+    assert page.evaluate("document.querySelector('[data-testid=projection]').toDataURL()") != guided
+
+    page.click("[data-testid=position-toggle] [data-value=map]")
+    assert harness.answer()["saved"] == [{"position": "map"}]
+    wait_painted(page, "1|4|0|map|gradient")
+    assert page.locator("[data-testid=rf-box]").is_hidden()
+    box = page.locator("[data-testid=activation-map]").bounding_box()  # the 8×8 map: click cell (6, 1)
+    page.mouse.click(box["x"] + box["width"] * 1.5 / 8, box["y"] + box["height"] * 6.5 / 8)
+    assert harness.answer()["saved"] == [{"position": [6, 1]}]
+    wait_painted(page, "1|4|0|6,1|gradient")
+    assert page.inner_text("[data-testid=picked-position]") == "picked (6, 1)"
+
+
+def test_rapid_clicks_last_wins_and_stale_answers_are_dropped(harness, tiny_widget, page):
+    harness.mount(tiny_widget)
+    first = key(tiny_widget)
+    wait_painted(page, first)
+    for channel in (1, 2, 3):
+        page.click(tile(channel))
+    drained = harness.drain()
+    assert [s["channel"] for s in drained["saved"]] == [1, 2, 3]
+    # The kernel answers each click in turn; the page already selects channel 3.
+    harness.answer({"saved": drained["saved"][:1], "sent": []})
+    page.wait_for_timeout(150)
+    assert painted(page) == first and busy_state(page) == "busy"  # the answer for channel 1 is stale: dropped
+    harness.answer({"saved": drained["saved"][1:2], "sent": []})
+    page.wait_for_timeout(150)
+    assert painted(page) == first
+    harness.answer({"saved": drained["saved"][2:], "sent": []})
+    wait_painted(page, "1|0|3|max|deconvnet")
+    assert busy_state(page) == "idle"
+
+
+def test_kernel_busy_flag_shows_the_indicator(harness, tiny_widget, page):
+    harness.mount(tiny_widget)
+    wait_painted(page, key(tiny_widget))
+    harness.push({"busy": True})
+    assert busy_state(page) == "busy" and page.locator("[data-testid=busy]").is_visible()
+    harness.push({"busy": False})
+    assert busy_state(page) == "idle"
+
+
+# ------------------------------------------------------------------------------------------- input
+def test_upload_sends_the_file_and_predictions_change(harness, tiny_widget, page, tmp_path):
+    harness.mount(tiny_widget)
+    wait_painted(page, key(tiny_widget))
+    before = page.locator("[data-testid=predictions]").inner_text()
+    path = png_file(tmp_path, "stripes.png", Image.fromarray(
+        (np.indices((40, 40)).sum(0) % 6 < 3).astype(np.uint8)[..., None].repeat(3, 2) * 255))
+    page.set_input_files("[data-testid=upload-input]", path)
+    page.wait_for_function("window.harness.model.sent.length === 1")
+    assert busy_state(page) == "busy"
+    drained = harness.answer()
+    message = drained["sent"][0]
+    assert message["content"] == {"type": "upload", "name": "stripes.png"}
+    assert base64.b64decode(message["buffers"][0]) == Path(path).read_bytes()  # small files go as they are
+    page.wait_for_function("document.querySelector('[data-testid=image-name]').textContent === 'stripes.png'")
+    wait_painted(page, key(tiny_widget))
+    assert page.locator("[data-testid=predictions]").inner_text() != before
+    assert busy_state(page) == "idle"
+
+
+def test_large_upload_is_downscaled_in_the_browser(harness, tiny_widget, page, tmp_path):
+    harness.mount(tiny_widget)
+    noise = np.random.default_rng(1).integers(0, 256, (1000, 1200, 3), dtype=np.uint8)
+    path = png_file(tmp_path, "big.png", Image.fromarray(noise))
+    assert (tmp_path / "big.png").stat().st_size > 2 * 1024 * 1024
+    page.set_input_files("[data-testid=upload-input]", path)
+    page.wait_for_function("window.harness.model.sent.length === 1", timeout=20_000)
+    message = harness.drain()["sent"][0]
+    sent = Image.open(io.BytesIO(base64.b64decode(message["buffers"][0])))
+    assert (sent.format, sent.size) == ("JPEG", (1024, 853))
+
+
+def test_corrupt_upload_shows_the_banner_and_keeps_the_image(harness, tiny_widget, page, tmp_path):
+    harness.mount(tiny_widget)
+    wait_painted(page, key(tiny_widget))
+    name_before = page.inner_text("[data-testid=image-name]")
+    image_before = page.evaluate("document.querySelector('[data-testid=unit-image]').toDataURL()")
+    path = tmp_path / "broken.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0 definitely not a whole jpeg")
+    page.set_input_files("[data-testid=upload-input]", str(path))
+    page.wait_for_function("window.harness.model.sent.length === 1")
+    harness.answer()
+    banner = page.locator("[data-testid=error-banner]")
+    banner.wait_for(state="visible")
+    assert banner.inner_text().startswith("broken.jpg is ")
+    assert page.inner_text("[data-testid=image-name]") == name_before
+    assert page.evaluate("document.querySelector('[data-testid=unit-image]').toDataURL()") == image_before
+    assert busy_state(page) == "idle"
+    jupyter_driver.screenshot(page, "harness-error-banner")
+    page.click("[data-testid=error-banner] button")
+    assert harness.answer()["saved"] == [{"error": ""}] and tiny_widget.error == ""
+    assert banner.is_hidden()
+    page.click(tile(1))  # still usable
+    harness.answer()
+    wait_painted(page, "1|0|1|max|deconvnet")
+
+
+def test_gallery_click_asks_for_the_sample(harness, tiny_widget, page):
+    harness.mount(tiny_widget)
+    page.click("[data-testid=gallery-item][data-index='2']")
+    assert harness.answer()["sent"] == [{"content": {"type": "sample", "index": 2}, "buffers": []}]
+    page.wait_for_function("document.querySelector('[data-testid=image-name]').textContent === 'red'")
+
+
+# ------------------------------------------------------------------------------------------- navigation
+def test_keyboard_moves_between_units_and_layers(harness, tiny_widget, page):
+    tiny_widget.layer = "3"  # 6 channels
+    harness.mount(tiny_widget)
+    page.add_style_tag(content=".cnnviz-grid { width: 200px; }")  # two 88 px tiles a row
+    wait_painted(page, key(tiny_widget))
+    page.focus(".cnnviz-root")
+    page.keyboard.press("ArrowRight")
+    assert harness.answer()["saved"] == [{"channel": 1}]
+    page.keyboard.press("ArrowDown")
+    assert harness.answer()["saved"] == [{"channel": 3}]
+    page.keyboard.press("ArrowLeft")
+    assert harness.answer()["saved"] == [{"channel": 2}]
+    page.keyboard.press("ArrowUp")
+    assert harness.answer()["saved"] == [{"channel": 0}]
+    page.keyboard.press("ArrowUp")  # the top edge: nothing happens
+    page.keyboard.press("PageDown")
+    assert harness.answer()["saved"] == [{"layer": "4"}]
+    page.keyboard.press("PageUp")
+    assert harness.answer()["saved"] == [{"layer": "3"}]
+    wait_painted(page, key(tiny_widget))
+
+
+def test_layer_picker_and_filters_select(harness, tiny_widget, page):
+    harness.mount(tiny_widget)
+    page.select_option("[data-testid=layer-select]", "3")
+    assert harness.answer()["saved"] == [{"layer": "3"}]
+    page.wait_for_function("document.querySelector('[data-testid=activation-grid]').dataset.layer === '3'")
+    assert page.locator("[data-testid=unit-tile]").count() == 6
+    page.click("[data-testid=filter-tile][data-channel='2']")
+    assert harness.answer()["saved"] == [{"layer": "0", "channel": 2}]
+    wait_painted(page, "1|0|2|max|deconvnet")
+    assert "cnnviz-tile--selected" in page.get_attribute("[data-testid=filter-tile][data-channel='2']", "class")
+
+
+def test_sort_by_strength_reorders_tiles(harness, tiny_widget, page):
+    harness.mount(tiny_widget)
+    page.wait_for_selector(tile(3))
+    page.click("[data-testid=sort-toggle]")
+    assert harness.answer()["saved"] == [{"sort_by": "strength"}]
+    order = [int(c) for c in page.eval_on_selector_all("[data-testid=unit-tile]", "ts => ts.map(t => t.dataset.channel)")]
+    maxima = np.frombuffer(tiny_widget.atlas["stats"], "<f4").reshape(-1, 5)[:, 1]
+    assert order == sorted(range(4), key=lambda c: (-maxima[c], c))
+
+
+def test_two_views_of_one_widget_stay_in_sync(harness, tiny_widget, page):
+    harness.mount(tiny_widget, views=2)
+    wait_painted(page, key(tiny_widget), view=1)
+    page.click(tile(3, view=0))
+    harness.answer()
+    wait_painted(page, "1|0|3|max|deconvnet", view=0)
+    wait_painted(page, "1|0|3|max|deconvnet", view=1)
+    assert page.get_attribute(tile(3, view=1), "aria-selected") == "true"
+    tiny_widget.layer = "2"  # a Python-side change redraws both
+    harness.push()
+    for view in (0, 1):
+        page.wait_for_function("v => document.querySelector(`[data-view='${v}'] [data-testid=activation-grid]`)"
+                               ".dataset.layer === '2'", arg=view)
+    assert page.evaluate("() => window.harness.unmount()") == 0  # every listener removed with its view
+
+
+def test_dark_theme_is_readable(harness, tiny_widget, page):
+    page.emulate_media(color_scheme="dark")
+    harness.mount(tiny_widget)
+    wait_painted(page, key(tiny_widget))
+    background = page.eval_on_selector(".cnnviz-root", "e => getComputedStyle(e).backgroundColor")
+    text = page.eval_on_selector(".cnnviz-root", "e => getComputedStyle(e).color")
+    assert background == "rgb(17, 17, 17)" and text.startswith("rgba(255, 255, 255")
+    jupyter_driver.screenshot(page, "harness-dark")
+    # JupyterLab's own theme variables win over the fallbacks
+    page.evaluate("document.documentElement.style.setProperty('--jp-layout-color0', 'rgb(1, 2, 3)')")
+    assert page.eval_on_selector(".cnnviz-root", "e => getComputedStyle(e).backgroundColor") == "rgb(1, 2, 3)"

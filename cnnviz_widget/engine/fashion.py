@@ -85,21 +85,22 @@ def load_data(split: str = "train", root: str | os.PathLike | None = None,
 class SmallZFNet(nn.Module):
     """A five-convolution network in the shape of Zeiler & Fergus's, sized for 28×28 gray images.
 
-    ``features``: conv1 7×7 (32) → ReLU → max-pool 3/2 → conv2 5×5 (64) → ReLU → max-pool 3/2 → conv3, conv4
-    3×3 (96) → conv5 3×3 (64) → ReLU → max-pool 2/2; ``classifier``: 576 → 256 → 10.
+    ``features``: conv1 7×7 (24) → ReLU → max-pool 3/2 → conv2 5×5 (48) → ReLU → max-pool 3/2 → conv3, conv4
+    3×3 (64) → conv5 3×3 (48) → ReLU → max-pool 2/2; ``classifier``: 432 → 256 → 10. About 11 M multiply-adds
+    per image: one epoch of 60 000 images is roughly a minute on two CPU cores.
     """
 
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 7, padding=3), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1),
-            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1),
-            nn.Conv2d(64, 96, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(96, 96, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(96, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
+            nn.Conv2d(1, 24, 7, padding=3), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1),
+            nn.Conv2d(24, 48, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1),
+            nn.Conv2d(48, 64, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(64, 48, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 3 * 3, 256), nn.ReLU(inplace=True), nn.Linear(256, num_classes),
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(48 * 3 * 3, 256), nn.ReLU(inplace=True), nn.Linear(256, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -141,7 +142,7 @@ def train(
     labels: torch.Tensor,
     *,
     epochs: int = 2,
-    batch_size: int = 128,
+    batch_size: int = 256,
     lr: float = 1e-3,
     checkpoint_dir: str | os.PathLike | None = None,
     test: tuple[torch.Tensor, torch.Tensor] | None = None,

@@ -49,8 +49,8 @@ def test_missing_files_name_the_fixes(tmp_path, monkeypatch):
 def test_net_shapes_and_layers():
     torch.manual_seed(0)
     ex = Explorer(load_model(fashion.SmallZFNet(), preprocess=fashion.preprocess(), labels=list(fashion.CLASSES)))
-    assert ex.filters().shape == (32, 1, 7, 7)
-    assert ex.layer("features.12").shape == (64, 3, 3)
+    assert ex.filters().shape == (24, 1, 7, 7)
+    assert ex.layer("features.12").shape == (48, 3, 3)
     assert ex.receptive_field("features.0", (10, 10)) == (7, 7, 14, 14)
     assert len(ex.predict(torch.zeros(1, 28, 28), k=3)) == 3
 

@@ -75,7 +75,11 @@ class JupyterServer:
                 "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
         if hasattr(os, "getuid") and os.getuid() == 0:
             args.append("--allow-root")
-        env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1"}
+        settings = self.root / ".jupyter-settings" / "@jupyterlab" / "apputils-extension"
+        settings.mkdir(parents=True, exist_ok=True)  # no "get Jupyter news?" toast over the screenshots
+        (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+        env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1",
+               "JUPYTERLAB_SETTINGS_DIR": str(self.root / ".jupyter-settings")}
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.root, env=env)
 
     def wait(self, timeout: float = 60.0) -> JupyterServer:

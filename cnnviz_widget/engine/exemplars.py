@@ -299,7 +299,7 @@ class Exemplars:
         return self.atlas(layer, [channel], rule=rule, seed=seed)[int(channel)]
 
     def atlas(self, layer: str, channels: Iterable[int] | None = None, rule: str = "deconvnet",
-              seed: str = "activation", images_per_batch: int = 16, units_per_batch: int = 128) -> dict[int, list[Exemplar]]:
+              seed: str = "activation", images_per_batch: int = 64, units_per_batch: int = 256) -> dict[int, list[Exemplar]]:
         """Exemplars with patches and projections for many units of a layer (default: all) — the paper's Figure 2.
 
         Projections of all requested units are computed together, a few images at a time

@@ -38,7 +38,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import __version__
 from ..errors import CNNVizError, ImageError, LayerError
 from .cache import atomic_save, entry_dir, load_checked, remove_stale_temporaries
 from .capture import eval_mode, run_to
@@ -93,25 +92,30 @@ def _world() -> tuple[int, int]:
 
 
 def _prefetch(produce: Callable[[int], Any], chunks: Sequence[int], stop: threading.Event) -> Iterator[Any]:
-    """``produce(c)`` for each chunk, computed one ahead in a background thread (errors re-raised here)."""
+    """``(c, produce(c))`` for each chunk, computed one ahead in a background thread (errors re-raised here).
+
+    Leaving the loop early sets ``stop`` and waits for the thread to finish the chunk it is on.
+    """
     slots: queue.Queue = queue.Queue(maxsize=1)
     done = object()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def work() -> None:
         try:
             for c in chunks:
-                item = (c, produce(c))
-                while not stop.is_set():
-                    try:
-                        slots.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if stop.is_set() or not offer((c, produce(c))):
                     return
-            slots.put(done)
+            offer(done)
         except BaseException as exc:  # handed to the consumer
-            slots.put(exc)
+            offer(exc)
 
     thread = threading.Thread(target=work, name="cnnviz-prefetch", daemon=True)
     thread.start()
@@ -125,6 +129,7 @@ def _prefetch(produce: Callable[[int], Any], chunks: Sequence[int], stop: thread
             yield item
     finally:
         stop.set()
+        thread.join()
 
 
 class Miner:
@@ -196,6 +201,8 @@ class Miner:
     @property
     def key(self) -> dict[str, Any]:
         """Everything that changes the answer; its hash names the cache entry."""
+        from .. import __version__
+
         describe = getattr(self.spec.preprocess, "describe", None)
         return {
             "what": "top-k exemplars",
@@ -297,7 +304,8 @@ class Miner:
                                               device) for info in self.layers},
         }
 
-    def _read_chunk(self, chunk: int, batch_size: int) -> tuple[list[torch.Tensor], list[int], list[int], list]:
+    def _read_chunk(self, chunk: int, batch_size: int) -> tuple[torch.Tensor | None, list[int], list[int], list]:
+        """Read, preprocess and stack one batch (in the prefetch thread): ``(batch, indices, labels, skipped)``."""
         start = chunk * batch_size
         inputs, indices, labels, skipped = [], [], [], []
         for i in range(start, min(start + batch_size, len(self.dataset))):
@@ -313,7 +321,19 @@ class Miner:
             inputs.append(x)
             indices.append(i)
             labels.append(-1 if item.label is None else int(item.label))
-        return inputs, indices, labels, skipped
+        if not inputs:
+            return None, indices, labels, skipped
+        shapes = {tuple(x.shape) for x in inputs}
+        if len(shapes) > 1 or tuple(inputs[0].shape) != tuple(self.spec.input_shape):
+            raise CNNVizError(
+                f"dataset items became inputs of shapes {sorted(shapes)} but the model takes "
+                f"{tuple(self.spec.input_shape)} — pass images (they are preprocessed for you), or "
+                "open_dataset(..., preprocessed=False) if the tensors are pictures rather than model inputs"
+            )
+        batch = torch.stack(inputs)
+        if self.spec.device.type == "cuda":
+            batch = batch.pin_memory()  # lets the copy to the GPU overlap the previous batch's work
+        return batch, indices, labels, skipped
 
     def _pass(self, state: dict[str, Any], entry: Path | None, key: dict[str, Any], rank: int, world: int,
               progress: Callable[[int, int], None] | None, bar: bool | None) -> None:
@@ -342,17 +362,10 @@ class Miner:
         stop = threading.Event()
         try:
             with eval_mode(self.explorer.model), torch.no_grad():
-                for chunk, (inputs, indices, labels, skipped) in _prefetch(
+                for chunk, (batch, indices, labels, skipped) in _prefetch(
                         lambda c: self._read_chunk(c, batch_size), todo, stop):
-                    if inputs:
-                        shapes = {tuple(x.shape) for x in inputs}
-                        if len(shapes) > 1 or tuple(inputs[0].shape) != tuple(self.spec.input_shape):
-                            raise CNNVizError(
-                                f"dataset items became inputs of shapes {sorted(shapes)} but the model takes "
-                                f"{tuple(self.spec.input_shape)} — pass images (they are preprocessed for you) or "
-                                "open_dataset(..., preprocessed=False)"
-                            )
-                        x = torch.stack(inputs).to(device, dtype)
+                    if batch is not None:
+                        x = batch.to(device, dtype, non_blocking=True)
                         index = torch.tensor(indices, dtype=torch.int64, device=device)
                         label = torch.tensor(labels, dtype=torch.int64, device=device)
 
@@ -363,7 +376,7 @@ class Miner:
                             run_to(self.explorer.model, x, self.layers, keep=keep)
                     with self._lock:
                         state["layers"] = tables
-                        state["images"] += len(inputs)
+                        state["images"] += len(indices)
                         state["skipped"] += len(skipped)
                         state["skipped_items"] = (state["skipped_items"] + skipped)[:SKIPPED_NAMED]
                         state["next"] += 1

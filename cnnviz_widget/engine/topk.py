@@ -69,41 +69,45 @@ def update_table(table: dict[str, torch.Tensor], output: torch.Tensor, index: to
     """Merge one batch of a layer's output (``[N, C, *spatial]`` or ``[N, C]``) into ``table``, in place.
 
     ``index`` and ``label`` (``[N]``, on the output's device) are the images' dataset positions and labels (-1:
-    unknown).
+    unknown). Only the channels where some image beats the current k-th entry are re-ranked, and a location is
+    looked up only for an image that enters a table: once the tables fill up, a batch costs little more than one
+    maximum per map.
     """
     n, channels = output.shape[:2]
     k = table["values"].shape[1]
     flat = output.reshape(n, channels, -1)
-    peak = torch.nan_to_num(flat.amax(dim=2).float(), nan=-math.inf)  # [N, C]
+    peak = torch.nan_to_num(flat.amax(dim=2).float(), nan=-math.inf).t().contiguous()  # [C, N]
 
     bins = edges.numel() + 1
-    bucket = torch.bucketize(peak, edges) + torch.arange(channels, device=peak.device) * bins
-    table["hist"] += torch.bincount(bucket.flatten(), minlength=channels * bins).view(channels, bins)
-    table["fired"] += (peak > 0).sum(dim=0)
-    table["low"] = torch.minimum(table["low"], peak.amin(dim=0))
+    bucket = torch.bucketize(peak, edges) + torch.arange(channels, device=peak.device).unsqueeze(1) * bins
+    table["hist"].view(-1).index_add_(0, bucket.flatten(), torch.ones(bucket.numel(), dtype=torch.int64,
+                                                                      device=peak.device))
+    table["fired"] += (peak > 0).sum(dim=1)
+    table["low"] = torch.minimum(table["low"], peak.amin(dim=1))
 
-    values = torch.cat([table["values"], peak.t()], dim=1)
-    indices = torch.cat([table["indices"], index.expand(channels, n)], dim=1)
+    last_value, last_index = table["values"][:, k - 1:], table["indices"][:, k - 1:]
+    enters = (peak > last_value) | ((peak == last_value) & (index.unsqueeze(0) < last_index))
+    rows = enters.any(dim=1).nonzero().squeeze(1)
+    if rows.numel() == 0:
+        return
+    values = torch.cat([table["values"][rows], peak[rows]], dim=1)
+    indices = torch.cat([table["indices"][rows], index.expand(rows.numel(), n)], dim=1)
     chosen = select_top(values, indices, k)
-    fresh = chosen >= k
-    positions = torch.gather(table["positions"], 1, chosen.clamp(max=k - 1).unsqueeze(-1).expand(
+    positions = torch.gather(table["positions"][rows], 1, chosen.clamp(max=k - 1).unsqueeze(-1).expand(
         -1, -1, table["positions"].shape[2])).clone()
-    rows, cols = fresh.nonzero(as_tuple=True)
-    if rows.numel():
-        images = chosen[rows, cols] - k
-        where = flat[images, rows].argmax(dim=1)
+    fresh_rows, fresh_cols = (chosen >= k).nonzero(as_tuple=True)
+    if fresh_rows.numel() and output.dim() > 2:
+        where = flat[chosen[fresh_rows, fresh_cols] - k, rows[fresh_rows]].argmax(dim=1)
         coords = []
         for size in reversed(output.shape[2:]):
             coords.append(where % size)
             where = where // size
-        if coords:
-            positions[rows, cols] = torch.stack(coords[::-1], dim=1)
-    table["values"] = torch.gather(values, 1, chosen)
-    table["indices"] = torch.gather(indices, 1, chosen)
-    table["positions"] = positions
-    table["labels"] = torch.gather(torch.cat([table["labels"], label.expand(channels, n)], dim=1), 1, chosen)
-
-
+        positions[fresh_rows, fresh_cols] = torch.stack(coords[::-1], dim=1)
+    table["values"][rows] = torch.gather(values, 1, chosen)
+    table["indices"][rows] = torch.gather(indices, 1, chosen)
+    table["positions"][rows] = positions
+    labels = torch.cat([table["labels"][rows], label.expand(rows.numel(), n)], dim=1)
+    table["labels"][rows] = torch.gather(labels, 1, chosen)
 
 
 def merge_states(states: list[dict[str, Any]], k: int) -> dict[str, Any]:

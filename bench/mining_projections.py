@@ -1,0 +1,53 @@
+"""Projections of every exemplar of a layer: batched (``Exemplars.atlas``) vs one ``Explorer.project`` call each.
+
+SqueezeNet 1.1 (offline ImageNet weights), top-9 of every unit mined over the demo photos; then the deconvnet
+projection of each of the layer's C × 9 exemplars at its recorded location, cropped to the receptive field. The
+baseline calls ``ex.project(x, layer, channel, position)`` once per exemplar on the same preprocessed images; the
+outputs are checked equal. Goal: batched >= 5x faster. Run: .venv/bin/python bench/mining_projections.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from cnnviz_widget import Explorer, load_model
+from cnnviz_widget.engine.datasets import open_dataset
+from cnnviz_widget.engine.exemplars import Exemplars
+from cnnviz_widget.engine.mining import mine
+from cnnviz_widget.engine.samples import sample_photos
+
+LAYERS = ["features.3.expand3x3", "features.7.expand3x3"]
+
+
+def main() -> None:
+    spec = load_model("squeezenet1_1")
+    ex = Explorer(spec)
+    xs = [spec.preprocess(p.path) for p in sample_photos()]
+    data = open_dataset(xs, preprocessed=True)
+    mined = mine(ex, data, layers=LAYERS, k=9, bar=False)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; squeezenet1_1, {len(xs)} demo photos, "
+          "deconvnet, top-9 of every unit")
+    for layer in LAYERS:
+        fresh = Exemplars(mined._state, key=mined.key, explorer=ex, dataset=data)  # nothing remembered
+        t = time.perf_counter()
+        atlas = fresh.atlas(layer)
+        ours = time.perf_counter() - t
+        units = [e for exemplars in atlas.values() for e in exemplars]
+        t = time.perf_counter()
+        worst = 0.0
+        for e in units:
+            full = ex.project(xs[e.index], layer, e.channel, e.position, rule="deconvnet")
+            top, left = e.box[:2]
+            v = e.valid
+            crop = full[:, top + v[0]:top + v[2], left + v[1]:left + v[3]]
+            mine_crop = e.projection[:, v[0]:v[2], v[1]:v[3]]
+            worst = max(worst, float((crop - mine_crop).abs().max() / crop.abs().max().clamp_min(1e-12)))
+        base = time.perf_counter() - t
+        print(f"{layer:22s} {len(units):5d} exemplars   ours (batched) {ours:6.2f} s   baseline (one call each) "
+              f"{base:6.2f} s   ratio {base / ours:5.1f}x (goal >= 5x)   max rel diff {worst:.1e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Mining the top-9 exemplars of every conv layer vs a bare forward pass of the same model over the same batches.
+
+SqueezeNet 1.1 (the offline ImageNet weights), 26 conv layers (3,944 units), k = 9, batches of 32 preprocessed
+photos (the demo pool, cut into distinct crops). The baseline is ``model(batch)`` under ``torch.no_grad()``; ours is
+``mine(...)`` over the same tensors in the same batches (reading, hooks, per-unit maxima, top-k tables, histograms).
+Times alternate between the two and the best of a few runs is kept (the least disturbed on a shared machine).
+Goal: ours >= 0.90x the forward throughput. Run: .venv/bin/python bench/mining_throughput.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from cnnviz_widget import Explorer, load_model
+from cnnviz_widget.engine.datasets import open_dataset
+from cnnviz_widget.engine.mining import mine
+from cnnviz_widget.engine.samples import sample_photos
+
+N_IMAGES = 512
+BATCH = 32
+REPEAT = 3
+
+
+def photo_batches(spec, n):
+    """``n`` distinct preprocessed inputs: the demo photos, each also cut at a few offsets and mirrored."""
+    from PIL import ImageOps
+
+    photos = [spec.preprocess.geometry(p.path) for p in sample_photos()]
+    xs = []
+    shift = 0
+    while len(xs) < n:
+        for photo in photos:
+            w, h = photo.size
+            crop = photo.crop((shift, shift, w - 8 + shift, h - 8 + shift))
+            xs.append(spec.preprocess(ImageOps.mirror(crop) if (shift // 2) % 2 else crop))
+            if len(xs) == n:
+                break
+        shift += 2
+    return xs
+
+
+def main() -> None:
+    spec = load_model("squeezenet1_1")
+    ex = Explorer(spec)
+    layers = [info.name for info in ex.layers if info.kind == "conv"]
+    xs = photo_batches(spec, N_IMAGES)
+    data = open_dataset(xs, preprocessed=True)
+    batches = [torch.stack(xs[i:i + BATCH]) for i in range(0, N_IMAGES, BATCH)]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; squeezenet1_1, {len(layers)} conv "
+          f"layers ({sum(ex.layer(n).channels for n in layers)} units), {N_IMAGES} images, batch {BATCH}, k=9")
+
+    def forward():
+        with torch.no_grad():
+            for b in batches:
+                spec.model(b)
+
+    def mining():
+        return mine(ex, data, layers=layers, k=9, batch_size=BATCH, bar=False)
+
+    forward()  # warm-up
+    mining()
+    fwd, ours = [], []
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        forward()
+        fwd.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        result = mining()
+        ours.append(time.perf_counter() - t)
+    assert result.images == N_IMAGES
+    f, o = N_IMAGES / min(fwd), N_IMAGES / min(ours)
+    print(f"baseline  bare forward      {f:7.1f} images/s")
+    print(f"ours      mining all convs  {o:7.1f} images/s")
+    print(f"ratio     {o / f:.3f}x of the forward throughput (goal >= 0.90x)")
+
+
+if __name__ == "__main__":
+    main()

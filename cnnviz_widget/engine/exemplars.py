@@ -132,22 +132,16 @@ class LayerStats:
         return out
 
 
-def _cut(source: np.ndarray | torch.Tensor, box: Box, fill: Any, channels_first: bool) -> tuple[Any, Box]:
-    """The ``box`` of an image (``[H, W, 3]`` or ``[C, H, W]``), filled with ``fill`` outside it."""
+def _cut(pixels: np.ndarray, box: Box, fill: np.ndarray) -> tuple[np.ndarray, Box]:
+    """The ``box`` of an ``[H, W, 3]`` picture, ``fill`` where it leaves the picture; and the part inside it."""
     top, left, bottom, right = box
-    height, width = (source.shape[1:3] if channels_first else source.shape[:2])
+    height, width = pixels.shape[:2]
     t, lf, b, r = max(top, 0), max(left, 0), min(bottom, height), min(right, width)
-    if channels_first:
-        out = torch.zeros((source.shape[0], bottom - top, right - left), dtype=source.dtype)
-        if b > t and r > lf:
-            out[:, t - top:b - top, lf - left:r - left] = source[:, t:b, lf:r]
-    else:
-        out = np.empty((bottom - top, right - left, source.shape[2]), dtype=source.dtype)
-        out[:] = fill
-        if b > t and r > lf:
-            out[t - top:b - top, lf - left:r - left] = source[t:b, lf:r]
-    valid = (t - top, lf - left, max(b, t) - top, max(r, lf) - left)
-    return out, valid
+    out = np.empty((bottom - top, right - left, pixels.shape[2]), dtype=pixels.dtype)
+    out[:] = fill
+    if b > t and r > lf:
+        out[t - top:b - top, lf - left:r - left] = pixels[t:b, lf:r]
+    return out, (t - top, lf - left, max(b, t) - top, max(r, lf) - left)
 
 
 class Exemplars:
@@ -360,21 +354,18 @@ class Exemplars:
                 item = dataset.read(index)
                 inputs.append(dataset.to_input(item.image, spec.preprocess, spec.input_shape))
             xs = torch.stack(inputs)
-            requests, keys = [], []
+            requests, keys, boxes = [], [], []
             for row, index in enumerate(group):
                 for c, rank in by_image[index]:
                     e = plain[c][rank]
                     requests.append(UnitRequest(row, layer, c, e.position if e.position else None))
                     keys.append((c, rank))
-            projections = explorer.project_batch(xs, requests, rule=rule, seed=seed)
+                    boxes.append(self._box(explorer, layer, e.position, tuple(xs.shape[2:4])))
+            projections = explorer.project_batch(xs, requests, rule=rule, seed=seed, boxes=boxes)
             pixels = {index: spec.to_pixels(x) for index, x in zip(group, xs, strict=True)}
-            for (c, rank), request, projection in zip(keys, requests, projections, strict=True):
-                e = plain[c][rank]
-                index = group[request.image]
-                box = self._box(explorer, layer, e.position, tuple(xs.shape[2:4]))
-                patch, valid = _cut(pixels[index], box, fill, channels_first=False)
-                crop, _ = _cut(projection, box, 0.0, channels_first=True)
-                done[(c, rank)] = replace(e, box=box, patch=patch, projection=crop, valid=valid)
+            for (c, rank), request, box, projection in zip(keys, requests, boxes, projections, strict=True):
+                patch, valid = _cut(pixels[group[request.image]], box, fill)
+                done[(c, rank)] = replace(plain[c][rank], box=box, patch=patch, projection=projection, valid=valid)
         return {c: [done[(c, e.rank)] for e in plain[c]] for c in channels}
 
     # --------------------------------------------------------------------------------------------- loading

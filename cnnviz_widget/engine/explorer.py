@@ -146,7 +146,7 @@ class Explorer:
         return self.project_batch(batch, [UnitRequest(0, layer, channel, position)], rule=rule, seed=seed)[0]
 
     def project_batch(self, xs: Any, units: Sequence[UnitRequest | tuple], rule: str = "deconvnet",
-                      seed: str = "activation") -> torch.Tensor:
+                      seed: str = "activation", boxes: Sequence[tuple[int, ...]] | None = None) -> torch.Tensor:
         """Project many units of many images at once: ``Tensor[U,C,H,W]``, one projection per unit.
 
         Args:
@@ -155,11 +155,15 @@ class Explorer:
 
         Units of one image share a forward pass; units at a position are computed on their receptive field only;
         results equal :meth:`project` one at a time (to float rounding) and do not depend on what else is asked.
+
+        With ``boxes`` (one ``(top, left, bottom, right)`` per unit, all the same size — e.g. each unit's
+        :meth:`receptive_field`) only that part of each projection comes back, ``Tensor[U,C,h,w]``, zero where a box
+        leaves the image: no full-size canvas per unit.
         """
         batch, _ = self._batch(xs)
         requests = [u if isinstance(u, UnitRequest) else UnitRequest(*u) for u in units]
         with eval_mode(self.model):
-            return self._projector.project(batch, requests, rule=rule, seed=seed)
+            return self._projector.project(batch, requests, rule=rule, seed=seed, boxes=boxes)
 
     # ------------------------------------------------------------------------------------ receptive fields
     def receptive_field(self, layer: str, position: tuple[int, ...] = (0, 0)) -> tuple[int, ...]:

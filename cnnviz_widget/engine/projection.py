@@ -115,6 +115,44 @@ def _slices(window: Window) -> tuple[slice, ...]:
     return (Ellipsis, *(slice(lo, hi) for lo, hi in window))  # type: ignore[return-value]
 
 
+Box = tuple[int, ...]  # (top, left, bottom, right): half-open, in input pixels, may reach past the image
+
+
+@dataclass
+class Canvas:
+    """Where projections land: whole images, or one box per request (only that part is kept)."""
+
+    tensor: torch.Tensor
+    boxes: list[Box] | None
+
+    @classmethod
+    def for_boxes(cls, boxes: Sequence[Box], count: int, channels: int, dims: int) -> Canvas:
+        boxes = [tuple(int(v) for v in box) for box in boxes]
+        sizes = {tuple(box[dims + d] - box[d] for d in range(dims)) for box in boxes}
+        if len(boxes) != count or len(sizes) > 1 or any(n <= 0 for size in sizes for n in size):
+            raise ValueError(f"boxes must be {count} non-empty (top, left, bottom, right) boxes of one size, "
+                             f"got sizes {sorted(sizes)}")
+        shape = sizes.pop() if sizes else (1,) * dims
+        return cls(torch.zeros((count, channels, *shape), dtype=torch.float32), boxes)
+
+    def paste(self, r: int, window: Window, grad: torch.Tensor) -> None:
+        """Write the gradient of ``window`` (the crop that was computed) for request ``r``."""
+        if self.boxes is None:
+            self.tensor[r][_slices(window)] = grad
+            return
+        box = self.boxes[r]
+        dims = len(window)
+        target, source = [], []
+        for d, (lo, hi) in enumerate(window):
+            b_lo, b_hi = box[d], box[dims + d]
+            a, b = max(lo, b_lo), min(hi, b_hi)
+            if a >= b:
+                return
+            target.append(slice(a - b_lo, b - b_lo))
+            source.append(slice(a - lo, b - lo))
+        self.tensor[r][(Ellipsis, *target)] = grad[(Ellipsis, *source)]
+
+
 class Projector:
     """Computes projections for a model and its layer table (see the module docstring for how)."""
 
@@ -131,14 +169,21 @@ class Projector:
         return max(1.0, 4.0 * upstream * elem * fraction)
 
     def project(self, xs: torch.Tensor, requests: Sequence[UnitRequest], rule: str = "deconvnet",
-                seed: str = "activation") -> torch.Tensor:
-        """Projections of ``requests`` for the batch ``xs`` (N×C×H×W): a CPU float32 tensor U×C×H×W."""
+                seed: str = "activation", boxes: Sequence[Box] | None = None) -> torch.Tensor:
+        """Projections of ``requests`` for the batch ``xs`` (N×C×H×W): a CPU float32 tensor U×C×H×W.
+
+        With ``boxes`` (one ``(top, left, bottom, right)`` per request, all the same size, e.g. each unit's receptive
+        field) only that part of each projection is returned, U×C×h×w, zero where a box leaves the image.
+        """
         if rule not in RULES:
             raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
         if seed not in SEEDS:
             raise ValueError(f"unknown seed {seed!r}; choose 'activation' (the paper: the unit's own value) or 'one'")
         size = tuple(xs.shape[2:])
-        out = torch.zeros((len(requests), *xs.shape[1:]), dtype=torch.float32)
+        if boxes is None:
+            out = Canvas(torch.zeros((len(requests), *xs.shape[1:]), dtype=torch.float32), None)
+        else:
+            out = Canvas.for_boxes(boxes, len(requests), xs.shape[1], len(size))
         planned = []
         per_image: dict[tuple[str, int], int] = {}
         for req in requests:
@@ -174,10 +219,11 @@ class Projector:
                 for start in range(0, len(units), rows):
                     retry += self._run_shared(xs, info, image, window, units[start:start + rows], rule, seed, out, size)
         if retry:
-            again = self.project(xs, [requests[r] for r in retry], rule, seed)
+            again = self.project(xs, [requests[r] for r in retry], rule, seed,
+                                 None if boxes is None else [boxes[r] for r in retry])
             for i, r in enumerate(retry):
-                out[r] = again[i]
-        return out
+                out.tensor[r] = again[i]
+        return out.tensor
 
     def _crop_ok(self, xs: torch.Tensor, info: LayerInfo, image: int, window: Window, channel: int,
                  position: tuple[int, ...], value: torch.Tensor) -> bool:
@@ -236,7 +282,7 @@ class Projector:
         gx = gx.detach().to("cpu", torch.float32)
         for i, (_image, window, units) in enumerate(groups):
             if units[0][0] not in retry:
-                out[units[0][0]][_slices(window)] = gx[i]
+                out.paste(units[0][0], window, gx[i])
         return retry
 
     def _run_shared(self, xs: torch.Tensor, info: LayerInfo, image: int, window: Window, units: list, rule: str,
@@ -256,5 +302,5 @@ class Projector:
                 (gx,) = torch.autograd.grad(a, row, grads, is_grads_batched=True)
         gx = gx.detach().to("cpu", torch.float32)
         for k, (r, *_unit) in enumerate(units):
-            out[r][_slices(window)] = gx[k, 0]
+            out.paste(r, window, gx[k, 0])
         return []

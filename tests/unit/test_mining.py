@@ -358,3 +358,23 @@ def test_nan_activations_rank_last(spec):
         model.conv2.weight[0, 1, 0, 0] = math.inf  # inf × 0 = NaN wherever channel 1 is rectified to 0
     res = mine(load_model(model, preprocess=PREPROCESS), images, layers=["conv2"], k=2, bar=False)
     assert res.images == 8 and all(math.isinf(e.value) and e.value < 0 for e in res.top("conv2", 0))
+
+
+def test_project_batch_boxes_equal_cropped_full_canvases():
+    # Explorer.project_batch(boxes=...) (used for exemplars) returns exactly the boxes of the full projections
+    torch.manual_seed(0)
+    ex = Explorer(load_model("squeezenet1_1", weights=None))
+    xs = torch.randn(2, 3, 227, 227)
+    requests = [(0, "features.4", 3, (0, 0)), (1, "features.4", 7, (27, 27)), (0, "features.4", 9, (10, 5)),
+                (1, "features.0", 1, (112, 0)), (0, "features.0", 2, (50, 60))]
+    for layer in ("features.4", "features.0"):
+        units = [r for r in requests if r[1] == layer]
+        boxes = [ex.receptive_field(layer, r[3]) for r in units]
+        full = ex.project_batch(xs, units)
+        cropped = ex.project_batch(xs, units, boxes=boxes)
+        for f, c, (top, left, bottom, right) in zip(full, cropped, boxes, strict=True):
+            pt, pl = max(0, -top), max(0, -left)  # zero padding where the box leaves the image
+            padded = torch.nn.functional.pad(f, (pl, max(0, right - 227), pt, max(0, bottom - 227)))
+            expected = padded[:, top + pt:bottom + pt, left + pl:right + pl]
+            assert c.shape == (3, bottom - top, right - left)
+            assert torch.equal(c, expected)

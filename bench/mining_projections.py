@@ -3,7 +3,8 @@
 SqueezeNet 1.1 (offline ImageNet weights), top-9 of every unit mined over the demo photos; then the deconvnet
 projection of each of the layer's C × 9 exemplars at its recorded location, cropped to the receptive field. The
 baseline calls ``ex.project(x, layer, channel, position)`` once per exemplar on the same preprocessed images; the
-outputs are checked equal. Goal: batched >= 5x faster. Run: .venv/bin/python bench/mining_projections.py
+outputs are compared (a batch may round a near-tie between two pooling inputs the other way, which moves that
+unit's switch: such exemplars are counted). Goal: batched >= 5x faster. Run: .venv/bin/python bench/mining_projections.py
 """
 
 from __future__ import annotations
@@ -36,17 +37,17 @@ def main() -> None:
         ours = time.perf_counter() - t
         units = [e for exemplars in atlas.values() for e in exemplars]
         t = time.perf_counter()
-        worst = 0.0
+        differ = 0
         for e in units:
             full = ex.project(xs[e.index], layer, e.channel, e.position, rule="deconvnet")
             top, left = e.box[:2]
             v = e.valid
             crop = full[:, top + v[0]:top + v[2], left + v[1]:left + v[3]]
             mine_crop = e.projection[:, v[0]:v[2], v[1]:v[3]]
-            worst = max(worst, float((crop - mine_crop).abs().max() / crop.abs().max().clamp_min(1e-12)))
+            differ += float((crop - mine_crop).abs().max() / crop.abs().max().clamp_min(1e-12)) > 1e-4
         base = time.perf_counter() - t
         print(f"{layer:22s} {len(units):5d} exemplars   ours (batched) {ours:6.2f} s   baseline (one call each) "
-              f"{base:6.2f} s   ratio {base / ours:5.1f}x (goal >= 5x)   max rel diff {worst:.1e}")
+              f"{base:6.2f} s   ratio {base / ours:5.1f}x (goal >= 5x)   differ > 1e-4: {differ}")
 
 
 if __name__ == "__main__":

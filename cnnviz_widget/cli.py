@@ -10,6 +10,9 @@ Subcommands (one ``add_<name>_command`` function each, registered in :data:`COMM
   the dataset across the processes (gloo on CPU, nccl on GPUs) and merges to exactly the one-process result::
 
       torchrun --nproc-per-node 4 -m cnnviz_widget.cli mine --data photos/ --out cache/
+
+  (Each torchrun process computes exactly the batches one process would; on CPUs the last bit of a convolution can
+  depend on the thread count, so a bitwise comparison with one process needs the same ``OMP_NUM_THREADS``.)
 """
 
 from __future__ import annotations

@@ -288,6 +288,12 @@ class Exemplars:
                                   "that was mined")
         return self._explorer, self._dataset
 
+    def image(self, index: int) -> Any:
+        """The whole image of dataset item ``index`` (an exemplar's ``.index``), as the dataset holds it (an RGB PIL
+        image, or a tensor) — e.g. to make it the widget's current input."""
+        _explorer, dataset = self._need()
+        return dataset.read(int(index)).image
+
     def exemplars(self, layer: str, channel: int, rule: str = "deconvnet", seed: str = "activation") -> list[Exemplar]:
         """The unit's exemplars with their patches and projections (computed in one batch, then remembered)."""
         return self.atlas(layer, [channel], rule=rule, seed=seed)[int(channel)]

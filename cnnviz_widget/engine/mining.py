@@ -153,15 +153,19 @@ class Miner:
         data: anything :func:`~.datasets.open_dataset` takes (a folder, ``"demo"``, a list, a ``Dataset``).
         layers: layer names (default: every convolution).
         k: exemplars per unit.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass (a resumed pass keeps the one it started with).
         cache_dir: a folder for checkpoints and results (see :mod:`.cache`); ``None`` keeps everything in memory.
         checkpoint_every: seconds between checkpoints (0: after every batch).
 
     Warnings:
-        Results are exact for a given batch size and device. Between batch sizes (or devices) a backend may pick
-        another convolution algorithm and round the last bit of an activation differently, which can swap two
-        near-tied exemplars; a resumed or distributed run uses the batches of an uninterrupted one, so it is
-        exactly equal.
+        Results are exact for a given batch size, device and number of CPU threads. With another batch size, device
+        or thread count a backend may pick another convolution algorithm and round the last bit of an activation
+        differently, which can swap two near-tied exemplars. A resumed or distributed run computes the very batches
+        of an uninterrupted one, so it is bitwise equal to it — under ``torchrun`` each process has
+        ``OMP_NUM_THREADS=1`` unless told otherwise, so compare with a one-process run on one thread.
+
+        While a pass runs in the background the model stays usable from other threads (the pass's hooks ignore
+        their forward passes); a ``DataParallel`` model, whose replicas run in worker threads, cannot be mined.
     """
 
     def __init__(

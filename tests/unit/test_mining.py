@@ -378,3 +378,33 @@ def test_project_batch_boxes_equal_cropped_full_canvases():
             expected = padded[:, top + pt:bottom + pt, left + pl:right + pl]
             assert c.shape == (3, bottom - top, right - left)
             assert torch.equal(c, expected)
+
+
+def test_patches_are_the_image_as_squeezenet_saw_it():
+    # Caffe preprocessing (BGR, mean subtracted, resize 256 + centre crop 227): a patch is the receptive field cut
+    # from that 227×227 picture; where the field leaves it, the colour the model's zero padding stands for (the mean).
+    from cnnviz_widget.engine.samples import sample_photos
+
+    photos = [p.path for p in sample_photos()[:3]]
+    if len(photos) < 3:
+        pytest.skip("no demo photo packages installed")
+    spec = load_model("squeezenet1_1")
+    res = mine(spec, photos, layers=["features.3.expand3x3"], k=3, bar=False)
+    mean_rgb = np.round(np.array(spec.preprocess.mean[::-1])).astype(np.uint8)
+    edge = [c for c in range(64) if any(0 in e.position or 55 in e.position for e in res.top("features.3.expand3x3", c))]
+    border = 0
+    for channel in [0, *edge[:2]]:
+        for e in res.exemplars("features.3.expand3x3", channel):
+            seen = np.asarray(spec.preprocess.geometry(photos[e.index]))
+            top, left, bottom, right = e.box
+            assert (bottom - top, right - left) == (15, 15)  # the unit's receptive field, never stretched
+            t, lf, b, r = e.valid
+            assert np.array_equal(e.patch[t:b, lf:r], seen[top + t:top + b, left + lf:left + r])
+            outside = np.ones((15, 15), bool)
+            outside[t:b, lf:r] = False
+            assert (e.patch[outside] == mean_rgb).all()
+            border += int(outside.any())
+            assert e.projection.shape == (3, 15, 15) and float(e.projection.abs().sum()) > 0
+    assert border > 0
+    assert res.top("features.3.expand3x3", 0)[0].position == tuple(int(v) for v in res.table(
+        "features.3.expand3x3")["positions"][0, 0])

@@ -350,6 +350,8 @@ class Miner:
         device, dtype = self.spec.device, self.spec.dtype
         edges = histogram_edges().to(device)
         tables = {name: {k: v.to(device) for k, v in table.items()} for name, table in state["layers"].items()}
+        with self._lock:
+            state["layers"] = tables
         started = last_save = time.monotonic()
         show = bar if bar is not None else sys.stderr.isatty()
         tqdm_bar = None
@@ -374,12 +376,11 @@ class Miner:
                         label = torch.tensor(labels, dtype=torch.int64, device=device)
 
                         def keep(info: LayerInfo, output: torch.Tensor, index=index, label=label) -> None:
-                            update_table(tables[info.name], output, index, label, edges)
+                            with self._lock:  # held per table, not per forward: snapshot() never waits long
+                                update_table(tables[info.name], output, index, label, edges)
 
-                        with self._lock:
-                            run_to(self.explorer.model, x, self.layers, keep=keep)
+                        run_to(self.explorer.model, x, self.layers, keep=keep)
                     with self._lock:
-                        state["layers"] = tables
                         state["images"] += len(indices)
                         state["skipped"] += len(skipped)
                         state["skipped_items"] = (state["skipped_items"] + skipped)[:SKIPPED_NAMED]
@@ -467,7 +468,9 @@ class Miner:
         return self._thread is not None and self._thread.is_alive()
 
     def snapshot(self) -> Exemplars | None:
-        """The result so far (``None`` before the first batch): safe to call from any thread while it runs."""
+        """The result so far (``None`` before the pass starts): safe to call from any thread while it runs.
+
+        It may already hold some layers' share of the batch in flight (the counts say which batches are done)."""
         with self._lock:
             if self._state is None:
                 return None

@@ -254,7 +254,7 @@ class Exemplars:
             from .explorer import Explorer
 
             explorer = model if isinstance(model, Explorer) else Explorer(model)
-            if explorer.spec.fingerprint() != self.key["model"]:
+            if _weights_hash(explorer) != self.key["model"]:
                 raise CNNVizError(
                     "this model's weights or preprocessing differ from the ones these exemplars were mined with — "
                     "pass the same model, or mine again"
@@ -399,9 +399,10 @@ class Exemplars:
             from .datasets import open_dataset
 
             dataset = open_dataset(data)
+        weights = _weights_hash(explorer) if explorer is not None else None
         entries = list(list_entries(cache_dir))
         matching = [(path, key) for path, key in entries if key.get("what") == "top-k exemplars"
-                    and (explorer is None or key.get("model") == explorer.spec.fingerprint())
+                    and (explorer is None or key.get("model") == weights)
                     and (dataset is None or key.get("dataset") == dataset.fingerprint())]
         found = []
         for path, key in matching:
@@ -438,6 +439,12 @@ class Exemplars:
 
     def to_json(self) -> str:
         return json.dumps(self.summary(), indent=1)
+
+
+def _weights_hash(explorer: Any) -> str:
+    """The model's fingerprint, hashed afresh (its weights may have changed in place since it was last asked)."""
+    explorer.spec.invalidate_fingerprint()
+    return explorer.spec.fingerprint()
 
 
 def _merge_progress(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:

@@ -199,15 +199,23 @@ class Miner:
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self._outcome: Exemplars | BaseException | None = None
+        self._key: dict[str, Any] | None = None
         self.progress = MiningProgress(0, len(self.dataset), 0, 0, 0.0)
 
     # ------------------------------------------------------------------------------------------ cache key
     @property
     def key(self) -> dict[str, Any]:
-        """Everything that changes the answer; its hash names the cache entry."""
+        """Everything that changes the answer; its hash names the cache entry. The weights are hashed afresh at
+        every :meth:`run` (a model trained further in place gets a new key)."""
+        if self._key is None:
+            self._key = self._make_key()
+        return self._key
+
+    def _make_key(self) -> dict[str, Any]:
         from .. import __version__
 
         describe = getattr(self.spec.preprocess, "describe", None)
+        self.spec.invalidate_fingerprint()
         return {
             "what": "top-k exemplars",
             "code": f"cnnviz-widget {__version__} / mining {MINING_VERSION}",
@@ -250,10 +258,10 @@ class Miner:
                 (``.complete`` is ``False``); running again resumes it.
             bar: show a tqdm bar on stderr (default: when stderr is a terminal; only the first process).
         """
-        if cancel is not None:
-            self._cancel = cancel
+        self._cancel = cancel if cancel is not None else threading.Event()
         rank, world = _world()
-        key = self.key
+        self._key = self._make_key()
+        key = self._key
         entry = self.entry
         if entry is not None:
             final = load_checked(entry / "result.pt", key)

@@ -274,8 +274,7 @@ def test_cache_hit_and_stale_cache_after_one_weight_changes(tmp_path):
     assert len(list(tmp_path.iterdir())) == 1
 
     with torch.no_grad():
-        spec.model.conv2.weight[0, 0, 0, 0] = -1.0  # one weight: conv2 now = -(pooled image)
-    spec.invalidate_fingerprint()
+        spec.model.conv2.weight[0, 0, 0, 0] = -1.0  # one weight, changed in place: conv2 now = -(pooled image)
     changed = mine(explorer, tiny_images(), k=4, cache_dir=tmp_path, bar=False)
     assert calls  # recomputed
     assert len(list(tmp_path.iterdir())) == 2

@@ -1,7 +1,8 @@
 """Tensors → display bytes: the one place where pixels are made.
 
 Everything the widget shows is built here from engine tensors and sent as narrow, binary payloads (``uint8``
-images as PNG, statistics as little-endian ``float32``), never as JSON lists of numbers.
+pictures as PNG, or uncompressed for the unit card's small pictures, statistics as little-endian ``float32``),
+never as JSON lists of numbers.
 
 How values become pixels (the choices, stated once):
 
@@ -38,7 +39,8 @@ from PIL import Image, ImageOps
 
 __all__ = [
     "COLORMAPS", "Atlas", "FilterSheet", "activation_atlas", "activation_map", "channel_stats", "colorize",
-    "colormap_lut", "crop_box", "encode_codes", "filter_sheet", "png", "projection_pixels", "thumbnail_sheet",
+    "colormap_lut", "crop_box", "encode_codes", "filter_sheet", "png", "projection_pixels", "raw", "thumbnail_sheet",
+    "to_pil",
 ]
 
 #: Colour maps as ``(code, (r, g, b))`` stops, interpolated linearly between stops. ``js/src/colormap.js`` holds
@@ -59,6 +61,30 @@ ATLAS_TILE = 64
 ATLAS_PIXELS = 400_000
 #: Stats columns of an atlas, in order (float32 each).
 STATS_COLUMNS = ("min", "max", "mean", "fraction_active", "scale")
+
+
+def raw(array: np.ndarray) -> dict[str, Any]:
+    """A small ``uint8`` picture (H×W codes or H×W×3 RGB) uncompressed: ``{"shape": [H, W], "channels", "data"}``.
+
+    The unit card's pictures travel this way: at most a few hundred KB, and the front end paints them in the same
+    task that receives them, where a PNG would cost an encode here and an asynchronous decode there on every click.
+    """
+    array = np.ascontiguousarray(array)
+    if array.dtype != np.uint8 or array.ndim not in (2, 3):
+        raise TypeError(f"raw() takes H×W or H×W×3 uint8 pixels, not {array.dtype} {array.shape}")
+    channels = 1 if array.ndim == 2 else int(array.shape[2])
+    return {"shape": [int(array.shape[0]), int(array.shape[1])], "channels": channels, "data": array.tobytes()}
+
+
+def to_pil(payload: bytes | dict[str, Any]) -> Image.Image:
+    """Read back what this module made — PNG bytes or a :func:`raw` picture — as an RGB PIL image
+    (e.g. ``to_pil(w.unit["projection"])``); one-channel codes come back as gray."""
+    if isinstance(payload, dict):
+        h, w = payload["shape"]
+        channels = payload.get("channels", 1)
+        array = np.frombuffer(bytes(payload["data"]), np.uint8).reshape((h, w, channels) if channels > 1 else (h, w))
+        return Image.fromarray(array).convert("RGB")
+    return Image.open(io.BytesIO(bytes(payload))).convert("RGB")
 
 
 def png(array: np.ndarray, compress_level: int = 1) -> bytes:
@@ -212,13 +238,14 @@ def activation_atlas(acts: torch.Tensor, *, normalize: str = "layer", max_tile: 
 def activation_map(feature_map: torch.Tensor) -> dict[str, Any]:
     """One channel's map (``[h,w]``) at full resolution, stretched on its own: the unit card's picture.
 
-    Returns the state the front end colours: ``png`` (codes), ``shape``, ``signed``, ``scale``, ``colormap``.
+    Returns the state the front end colours: ``codes`` (:func:`raw` codes), ``shape``, ``signed``, ``scale``,
+    ``colormap``.
     """
     fmap = feature_map.detach().to("cpu", torch.float32)
     fmap = fmap.reshape(1, 1) if fmap.dim() == 0 else fmap.reshape(1, -1) if fmap.dim() == 1 else fmap
     signed = bool(fmap.min() < 0)
     scale = float(fmap.abs().max())
-    return {"png": png(encode_codes(fmap, scale, signed)), "shape": list(fmap.shape), "signed": signed,
+    return {"codes": raw(encode_codes(fmap, scale, signed)), "shape": list(fmap.shape), "signed": signed,
             "scale": scale, "colormap": "diverging" if signed else "heat"}
 
 

@@ -424,7 +424,7 @@ class CNNViz(anywidget.AnyWidget):
             "crop": crop,
             "input_size": list(self._x.shape[1:]),
             "map": encode.activation_map(fmap),
-            "projection": encode.png(encode.projection_pixels(projection, self._channel_order, box=crop)),
+            "projection": encode.raw(encode.projection_pixels(projection, self._channel_order, box=crop)),
             "stats": {"min": float(row[0]), "max": float(row[1]), "mean": float(row[2]),
                       "fraction_active": float(row[3]),
                       "value": float(fmap[location]) if location is not None else None},

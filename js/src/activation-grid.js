@@ -59,6 +59,7 @@ export function activationGrid(ctx) {
 
   async function paint() {
     const atlas = model.get("atlas");
+    const received = performance.now();
     const mine = ++generation;
     if (!atlas || !atlas.png) {
       tiles = [];
@@ -86,7 +87,7 @@ export function activationGrid(ctx) {
     grid.dataset.image = String(atlas.image);
     arrange();
     mark();
-    ctx.emit("painted", { panel: "atlas", layer: atlas.layer, image: atlas.image });
+    ctx.emit("painted", { panel: "atlas", layer: atlas.layer, image: atlas.image, received });
   }
 
   ctx.on("change:atlas", paint);

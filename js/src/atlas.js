@@ -79,3 +79,23 @@ export function cropRGBA(sheet, sheetWidth, rect) {
   }
   return out;
 }
+
+/**
+ * An uncompressed picture from the kernel (`{shape: [h, w], channels: 1|3, data}`) as RGBA pixels; one channel
+ * is gray (or codes, to be coloured).
+ * @param {{shape: number[], channels?: number, data: any}} picture
+ * @returns {{width: number, height: number, rgba: Uint8ClampedArray}}
+ */
+export function rawToRGBA(picture) {
+  const [height, width] = picture.shape;
+  const channels = picture.channels ?? 1;
+  const bytes = bytesOf(picture.data) ?? new Uint8Array(0);
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0, j = 0; i < width * height; i++, j += channels) {
+    rgba[i * 4] = bytes[j];
+    rgba[i * 4 + 1] = bytes[channels === 3 ? j + 1 : j];
+    rgba[i * 4 + 2] = bytes[channels === 3 ? j + 2 : j];
+    rgba[i * 4 + 3] = 255;
+  }
+  return { width, height, rgba };
+}

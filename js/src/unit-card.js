@@ -1,7 +1,7 @@
 // Panel: the unit card — the selected unit's activation map, its projection back to pixels (deconvnet / guided /
 // gradient; whole map or strongest location), its receptive field on the image, small statistics, and the place
 // where the top-9 exemplars plug in.
-import { bytesOf, formatNumber } from "./atlas.js";
+import { bytesOf, formatNumber, rawToRGBA } from "./atlas.js";
 import { colorize } from "./colormap.js";
 import { decodeBitmap, drawBitmap, h, putPixels } from "./dom.js";
 import { fieldBox, positionAt } from "./layout.js";
@@ -54,7 +54,6 @@ export function unitCard(ctx) {
   const projection = figure("projection", "projection");
   const patch = figure("patch", "image patch");
   const top9 = top9Panel(ctx);
-  let generation = 0;
   let pictureGeneration = 0;
   /** @type {any} */
   let painted = null;
@@ -115,21 +114,17 @@ export function unitCard(ctx) {
     patch.label.textContent = `image patch (${bottom - top}×${right - left} px)`;
   }
 
-  async function paintUnit() {
+  /** Paint the unit when it answers the current selection — in the very task its message arrives in. */
+  function paintUnit() {
     const unit = model.get("unit");
     controls();
     if (!unit?.request || !unitAnswers(unit.request, selectionOf(model))) return; // stale or empty: dropped
-    const mine = ++generation;
-    const [mapPixels, projectionBitmap] = await Promise.all([ctx.pixels(unit.map.png),
-      decodeBitmap(bytesOf(unit.projection))]);
-    if (mine !== generation || !unitAnswers(unit.request, selectionOf(model))) {
-      projectionBitmap.close();
-      return; // the selection moved on while decoding: last wins
-    }
+    const received = performance.now();
     const [rows, cols] = unit.map.shape;
-    putPixels(map.canvas, colorize(mapPixels.data, unit.map.colormap), mapPixels.width, mapPixels.height);
-    drawBitmap(projection.canvas, projectionBitmap);
-    projectionBitmap.close();
+    const codes = rawToRGBA(unit.map.codes);
+    putPixels(map.canvas, colorize(codes.rgba, unit.map.colormap), codes.width, codes.height);
+    const picture = rawToRGBA(unit.projection);
+    putPixels(projection.canvas, picture.rgba, picture.width, picture.height);
     place(box, fieldBox(unit.field, unit.input_size));
     place(marker, unit.location ? { left: (100 * unit.location[1]) / cols, top: (100 * unit.location[0]) / rows,
       width: 100 / cols, height: 100 / rows } : null);
@@ -144,7 +139,7 @@ export function unitCard(ctx) {
     projection.canvas.dataset.request = requestKey(request);
     paintPatch();
     controls();
-    ctx.emit("painted", { panel: "unit", key: requestKey(request), request });
+    ctx.emit("painted", { panel: "unit", key: requestKey(request), request, received });
   }
 
   ctx.on("change:unit", paintUnit);

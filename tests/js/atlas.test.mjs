@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bytesOf, cropRGBA, formatNumber, isDead, readStats, tileRect } from "../../js/src/atlas.js";
+import { bytesOf, cropRGBA, formatNumber, isDead, rawToRGBA, readStats, tileRect } from "../../js/src/atlas.js";
 
 test("bytesOf reads DataViews (as ipywidgets delivers bytes), buffers and typed arrays", () => {
   const buffer = new Uint8Array([9, 1, 2, 3, 9]).buffer;
@@ -52,4 +52,12 @@ test("formatNumber keeps 3 significant digits", () => {
   assert.equal(formatNumber(0), "0");
   assert.equal(formatNumber(123456), "1.23e+5");
   assert.equal(formatNumber(null), "–");
+});
+
+test("raw pictures become RGBA: RGB copied, one channel repeated, alpha opaque", () => {
+  const rgb = rawToRGBA({ shape: [1, 2], channels: 3, data: new DataView(new Uint8Array([1, 2, 3, 4, 5, 6]).buffer) });
+  assert.deepEqual([rgb.width, rgb.height], [2, 1]);
+  assert.deepEqual([...rgb.rgba], [1, 2, 3, 255, 4, 5, 6, 255]);
+  const gray = rawToRGBA({ shape: [2, 1], channels: 1, data: new Uint8Array([7, 200]) });
+  assert.deepEqual([...gray.rgba], [7, 7, 7, 255, 200, 200, 200, 255]);
 });

@@ -110,10 +110,25 @@ def test_state_carries_stats_as_little_endian_float32():
     assert state["stats_columns"] == ["min", "max", "mean", "fraction_active", "scale"]
 
 
+def test_raw_pictures_carry_shape_channels_and_bytes():
+    rgb = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    assert encode.raw(rgb) == {"shape": [2, 2], "channels": 3, "data": bytes(range(12))}
+    assert encode.raw(np.array([[7, 8]], np.uint8)) == {"shape": [1, 2], "channels": 1, "data": b"\x07\x08"}
+    with pytest.raises(TypeError, match="uint8"):
+        encode.raw(np.zeros((2, 2), np.float32))
+
+
+def test_to_pil_reads_png_and_raw_pictures_back():
+    rgb = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    assert np.array_equal(np.asarray(encode.to_pil(encode.png(rgb))), rgb)
+    assert np.array_equal(np.asarray(encode.to_pil(encode.raw(rgb))), rgb)
+    assert np.asarray(encode.to_pil(encode.raw(np.array([[9]], np.uint8)))).tolist() == [[[9, 9, 9]]]
+
+
 def test_activation_map_is_stretched_on_its_own_channel():
     state = encode.activation_map(torch.tensor([[0.0, 5.0], [10.0, 2.5]]))
     assert (state["signed"], state["scale"], state["shape"], state["colormap"]) == (False, 10.0, [2, 2], "heat")
-    assert decode(state["png"]).tolist() == [[0, 128], [255, 64]]
+    assert state["codes"] == {"shape": [2, 2], "channels": 1, "data": bytes([0, 128, 255, 64])}
     assert encode.activation_map(torch.tensor([[-1.0, 1.0]]))["colormap"] == "diverging"
 
 

@@ -65,6 +65,12 @@ def decode(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)))
 
 
+def pixels(picture: dict) -> np.ndarray:
+    """An uncompressed picture of the unit card (``encode.raw``) as an array."""
+    shape = picture["shape"] + ([picture["channels"]] if picture["channels"] > 1 else [])
+    return np.frombuffer(picture["data"], np.uint8).reshape(shape)
+
+
 # -------------------------------------------------------------------------------------------- constructor
 def test_unknown_keywords_raise_type_error_listing_the_valid_ones():
     with pytest.raises(TypeError, match=r"unknown keywords 'colour', 'size'; valid keywords: model, image, layer"):
@@ -134,17 +140,17 @@ def test_unit_is_stamped_and_located_at_the_strongest_activation(w):
     assert unit["crop"] == [0, 0, 8, 8]  # widened to 24 px, clipped to the 8 px input
     assert unit["stats"] == pytest.approx({"min": 0.0, "max": 1.0, "mean": 1.4 / 64, "fraction_active": 2 / 64,
                                            "value": 1.0})
-    projection = decode(unit["projection"])  # only the red weight of the unit at (2, 5): everything else gray
+    projection = pixels(unit["projection"])  # only the red weight of the unit at (2, 5): everything else gray
     expected = np.full((8, 8, 3), 128, np.uint8)
     expected[2, 5, 0] = 255
     assert np.array_equal(projection, expected)
-    assert decode(unit["map"]["png"])[2, 5] == 255 and unit["map"]["colormap"] == "heat"
+    assert pixels(unit["map"]["codes"])[2, 5] == 255 and unit["map"]["colormap"] == "heat"
 
 
 def test_whole_map_projection_has_no_location(w):
     w.position = "map"
     assert (w.unit["location"], w.unit["field"], w.unit["crop"]) == (None, None, None)
-    projection = decode(w.unit["projection"])
+    projection = pixels(w.unit["projection"])
     p = np.zeros(3 * 8 * 8)
     p[:2] = [1.0, 0.4]  # the red weight seeded by both active units, everything else zero
     scale = np.quantile(p, 0.995)  # interpolates between 0.4 and 1.0 here

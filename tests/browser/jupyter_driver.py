@@ -62,7 +62,7 @@ def _free_port() -> int:
 class JupyterServer:
     """A Jupyter server (JupyterLab 4 and Notebook 7 on one server) on 127.0.0.1, no token, rooted at ``root``."""
 
-    def __init__(self, root: Path, log: Path | None = None) -> None:
+    def __init__(self, root: Path, log: Path | None = None, extra: list[str] | None = None) -> None:
         self.root = Path(root)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -75,6 +75,7 @@ class JupyterServer:
                 "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
         if hasattr(os, "getuid") and os.getuid() == 0:
             args.append("--allow-root")
+        args += extra or []
         settings = self.root / ".jupyter-settings" / "@jupyterlab" / "apputils-extension"
         settings.mkdir(parents=True, exist_ok=True)  # no "get Jupyter news?" toast over the screenshots
         (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))

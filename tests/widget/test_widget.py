@@ -253,8 +253,11 @@ def test_new_image_from_python_updates_everything_and_keeps_the_selection(w):
 
 
 def test_upload_command_reads_bytes_and_names_the_picture(w):
+    seen = []
+    w.observe(lambda change: seen.append(change["new"].getpixel((0, 0))), names="image")
     w._handle_custom_msg({"type": "upload", "name": "red.png"}, [memoryview(png_bytes(GALLERY[0][1]))])
     assert (w.picture["id"], w.picture["name"], w.error) == (2, "red.png", "")
+    assert seen == [(255, 0, 0)]  # Python observers of `image` hear about uploads
     assert stats(w)[0, 1] == pytest.approx(1.0)
 
 

@@ -1,0 +1,184 @@
+"""Widget latency in a real browser against a real kernel, on the default model.
+
+Claim (issue 3): a click on a tile → that unit's projection painted in Chromium takes at most 2× the kernel-side
+compute time of the same projection; a new image → activation grid and predictions updated, likewise.
+
+How: a JupyterLab 4 server and Debian's Chromium (as in the browser tests) run a one-cell notebook
+``w = CNNViz(); w``. In the page, a click is timed from ``element.click()`` to the front end's ``cnnviz:painted``
+event for that very unit (after its PNGs are decoded and drawn); the kernel records how long the same request took
+to compute (``w.timings``: the projection alone, and the whole answer with its encoding). Each click asks for a
+channel not asked before, so no cache helps. Units are projected at their strongest location, the default.
+
+Both on a stock Jupyter server and on one with TCP_NODELAY on its kernel websockets: jupyter_server leaves Nagle's
+algorithm on, so whenever the kernel sends a small message less than ~40 ms after another one (ipykernel's "busy"
+status precedes every answer) it waits for the browser's delayed ACK: ~40 ms on every click, whatever the widget
+does. The second run shows what the widget costs without that.
+
+Run: ``.venv/bin/python bench/widget_latency.py [--clicks 20] [--images 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
+import jupyter_driver
+
+LAYERS = ("features.0", "features.4", "features.7", "features.12")
+
+_CLICK = """async ([channel, layer]) => {
+  const root = document.querySelector('.cnnviz-root');
+  const tile = root.querySelector(`[data-testid=unit-tile][data-channel="${channel}"]`);
+  return await new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error(`no projection painted for ${layer} channel ${channel} in 60 s`)), 60000);
+    const on = (event) => {
+      const d = event.detail;
+      if (d.panel === 'unit' && d.request.channel === channel && d.request.layer === layer) {
+        root.removeEventListener('cnnviz:painted', on);
+        resolve({ total: performance.now() - t0, arrived: d.received - t0 });
+      }
+    };
+    root.addEventListener('cnnviz:painted', on);
+    const t0 = performance.now();
+    tile.click();
+  });
+}"""
+
+_IMAGE = """async (index) => {
+  const root = document.querySelector('.cnnviz-root');
+  const old = Number(root.querySelector('[data-testid=activation-grid]').dataset.image);
+  return await new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error(`photo ${index} was not shown in 60 s`)), 60000);
+    let grid = null;
+    let unit = null;
+    const on = (event) => {
+      const d = event.detail;
+      const now = performance.now() - t0;
+      if (d.panel === 'atlas' && d.image > old) grid = now;  // predictions are shown before (they come first)
+      if (d.panel === 'unit' && d.request.image > old) unit = now;
+      if (grid !== null && unit !== null) {
+        root.removeEventListener('cnnviz:painted', on);
+        resolve({ grid, all: Math.max(grid, unit) });
+      }
+    };
+    root.addEventListener('cnnviz:painted', on);
+    const t0 = performance.now();
+    root.querySelector(`[data-testid=gallery-item][data-index="${index}"]`).click();
+  });
+}"""
+
+
+def stats(values: list[float]) -> tuple[float, float]:
+    return float(np.percentile(values, 50)), float(np.percentile(values, 95))
+
+
+def report(title: str, ours: list[float], ours_what: str, baseline: list[float], baseline_what: str) -> float:
+    o50, o95 = stats(ours)
+    b50, b95 = stats(baseline)
+    print(f"== {title} ({len(ours)} samples)")
+    print(f"ours      {ours_what:44s} p50 {o50:7.1f} ms   p95 {o95:7.1f} ms")
+    print(f"baseline  {baseline_what:44s} p50 {b50:7.1f} ms   p95 {b95:7.1f} ms")
+    print(f"ratio     {'':44s} p50 {o50 / b50:7.2f}×     p95 {o95 / b95:7.2f}×   (goal ≤ 2.0×)")
+    return o50 / b50
+
+
+NODELAY_CONFIG = """
+# Jupyter server config: TCP_NODELAY on kernel websockets. jupyter_server leaves Nagle's algorithm on, so a small
+# message that follows another within ~40 ms waits for the browser's delayed ACK (see the module docstring).
+from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
+
+_open = KernelWebsocketHandler.open
+
+
+async def _open_nodelay(self, kernel_id):
+    self.set_nodelay(True)
+    return await _open(self, kernel_id)
+
+
+KernelWebsocketHandler.open = _open_nodelay
+"""
+
+
+def measure(playwright, root: Path, extra: list[str], args: argparse.Namespace) -> None:
+    browser = jupyter_driver.launch(playwright)
+    server = jupyter_driver.JupyterServer(root, extra=extra).wait()
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        jupyter_driver.open_notebook(page, server, "bench.ipynb")
+        jupyter_driver.run_all(page)
+        jupyter_driver.wait_cells(page)
+        page.wait_for_selector(".cnnviz-root [data-testid=unit-tile]")
+        for layer in LAYERS:
+            jupyter_driver.kernel_exec(page, f"w.layer = {layer!r}; w.timings.clear()")
+            page.wait_for_function("l => document.querySelector('.cnnviz-root [data-testid=activation-grid]')"
+                                   "?.dataset.layer === l", arg=layer)
+            count = page.locator(".cnnviz-root [data-testid=unit-tile]").count()
+            current = int(jupyter_driver.kernel_exec(page, "print(w.channel)"))
+            channels = [c for c in range(count) if c != current][: args.clicks + 3]  # each one a new request
+            clicks = [page.evaluate(_CLICK, [c, layer]) for c in channels][3:]
+            kernel = json.loads(jupyter_driver.kernel_exec(
+                page, "import json; print(json.dumps([t for t in w.timings if t['kind'] == 'unit']))"))[3:]
+            again = [page.evaluate(_CLICK, [c, layer])["total"] for c in channels[3:13]]  # answers cached
+            report(f"click on a tile → projection painted, {layer}", [t["total"] for t in clicks],
+                   "(Chromium: click → projection painted)", [t["project_ms"] for t in kernel],
+                   "(kernel: the projection alone)")
+            total, arrived, floor = (stats([t["ms"] for t in kernel]), stats([t["arrived"] for t in clicks]),
+                                     stats(again))
+            print(f"          kernel answer incl. encoding p50 {total[0]:.1f} / p95 {total[1]:.1f} ms; answer in the "
+                  f"page p50 {arrived[0]:.1f} / p95 {arrived[1]:.1f} ms; same clicks answered from the kernel's "
+                  f"cache p50 {floor[0]:.1f} / p95 {floor[1]:.1f} ms")
+
+        jupyter_driver.kernel_exec(page, "w.layer = 'features.4'; w.timings.clear()")
+        photos = page.locator(".cnnviz-root [data-testid=gallery-item]").count()
+        order = [i % photos for i in range(1, args.images + 3)]  # never the photo shown now (index 0)
+        times = [page.evaluate(_IMAGE, i) for i in order][2:]
+        kernel = json.loads(jupyter_driver.kernel_exec(
+            page, "import json; print(json.dumps([t for t in w.timings if t['kind'] == 'image']))"))[2:]
+        report("new image → grid and predictions updated, features.4", [t["grid"] for t in times],
+               "(Chromium: click photo → grid + top-5 shown)", [t["ms"] for t in kernel],
+               "(kernel: read, predict, atlas, unit)")
+        report("new image → everything updated (unit card too)", [t["all"] for t in times],
+               "(Chromium: click photo → unit card painted)", [t["ms"] for t in kernel],
+               "(kernel: read, predict, atlas, unit)")
+        page.close()
+    finally:
+        server.stop()
+        browser.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clicks", type=int, default=20, help="timed clicks per layer (after 3 warm-up clicks)")
+    parser.add_argument("--images", type=int, default=10, help="timed new images (after 2 warm-up images)")
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
+    why = jupyter_driver.missing_browser()
+    if why:
+        print(f"skipped: {why}")
+        return 0
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        root = Path(tmp)
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("from cnnviz_widget import CNNViz\nw = CNNViz()\nw")]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, root / "bench.ipynb")
+        (root / "nodelay_config.py").write_text(NODELAY_CONFIG)
+        print(f"browser: {jupyter_driver.CHROMIUM} (headless); kernel: this machine's CPU; model: squeezenet1_1")
+        print("\n######## a stock Jupyter server (JupyterLab 4)")
+        measure(playwright, root, [], args)
+        print("\n######## the same server with TCP_NODELAY on kernel websockets (--config nodelay_config.py)")
+        measure(playwright, root, [f"--config={root / 'nodelay_config.py'}"], args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,5 +1,18 @@
 // The widget's front end: one view = a header (model, layer picker, busy), the error banner, and the panels.
-// Every panel renders from the model's state alone, so a static page holding that state renders the same.
+//
+// Every panel renders from the model's state alone (the traits documented in cnnviz_widget/widget.py), so a page
+// with no kernel renders the same from a static model: `get/set/on/off/save_changes/send` over the saved state,
+// answering `set` of layer/channel/position/rule by setting the matching precomputed `atlas` / `unit`.
+//
+// Adding a panel (top-9, occlusion, invariance, ...):
+//   1. js/src/<panel>.js exports `function myPanel(ctx) { ...; return { el } }`. Read state with
+//      `ctx.model.get(name)`, listen with `ctx.on("change:name", fn)` (removed with the view), change the selection
+//      with `ctx.select({layer, channel, position, rule})`, set a trait with `ctx.set(name, value)`, send a command
+//      with `ctx.send({type, ...}, [buffers])`, decode a PNG trait with `await ctx.pixels(bytes)`; only ever put model
+//      text in the page with textContent (`h(tag, {text})`), prefix classes `cnnviz-`, give tests `data-testid`s.
+//   2. Results it draws come from a trait whose value is stamped with what it answers (like `unit.request`); paint
+//      only when the stamp matches the current selection (protocol.js), so stale answers are dropped.
+//   3. Mount it below (or inside the unit card, as top9.js is) and test it in tests/browser/test_harness.py.
 import { activationGrid } from "./activation-grid.js";
 import { createContext } from "./context.js";
 import { h } from "./dom.js";

@@ -107,6 +107,11 @@ class CNNViz(anywidget.AnyWidget):
         TypeError: an unknown keyword (the message lists the valid ones).
         ImageError: ``image`` cannot be read.
         LayerError: unknown ``layer``, or ``channel``/``position`` outside it.
+
+    Attributes:
+        explorer: the engine object behind the widget.
+        timings: recent kernel-side compute times, newest last (``{"kind": "unit" | "image", "ms": ...}``;
+            ``bench/widget_latency.py`` compares them with what the browser sees).
     """
 
     _esm = _static("widget.js", _NOT_BUILT)

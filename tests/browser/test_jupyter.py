@@ -42,7 +42,7 @@ def user_flow(page, server, notebook: str, app: str, tmp_path: Path) -> None:
     painted = root.locator("[data-testid=projection]")
 
     # A click on a tile: the projection of that unit is painted, and Python hears about it.
-    channel = (state["channel"] + 1) % root.locator("[data-testid=unit-tile]").count()
+    channel = (state["channel"] + 1) % (root.locator("[data-testid=unit-tile]").count() - 1)
     root.locator(f"[data-testid=unit-tile][data-channel='{channel}']").click()
     position = state["position"] if isinstance(state["position"], str) else ",".join(map(str, state["position"]))
     expected = f"{state['image']}|{state['layer']}|{channel}|{position}|{state['rule']}"
@@ -51,6 +51,15 @@ def user_flow(page, server, notebook: str, app: str, tmp_path: Path) -> None:
     assert kernel_state(page)["clicks"][-1] == channel
     assert root.locator("[data-testid=unit-card] .cnnviz-panel-title").inner_text().endswith(f"channel {channel}")
     jupyter_driver.screenshot(page, f"{app}-tour-click")
+
+    # Arrow keys move between units inside the widget; the notebook does not take them.
+    active = page.evaluate("window.jupyterapp.shell.currentWidget.content.activeCellIndex")
+    root.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("([el, key]) => el.dataset.request === key", arg=[
+        painted.element_handle(), expected.replace(f"|{channel}|", f"|{channel + 1}|")], timeout=60_000)
+    assert kernel_state(page)["clicks"][-1] == channel + 1
+    assert page.evaluate("window.jupyterapp.shell.currentWidget.content.activeCellIndex") == active
 
     # Upload a photo through the file input: the kernel reads it and the predictions change.
     before = root.locator("[data-testid=predictions]").inner_text()

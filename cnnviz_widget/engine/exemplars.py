@@ -29,6 +29,7 @@ import torch
 
 from ..errors import CNNVizError, LayerError, unknown_name
 from .cache import list_entries, load_checked
+from .receptive_field import unit_field
 from .topk import EMPTY, histogram_edges, merge_states
 
 __all__ = ["Exemplar", "Exemplars", "LayerStats"]
@@ -216,16 +217,18 @@ class Exemplars:
         """The unit's exemplars, strongest first (fewer than ``k`` if fewer images were seen); no pixels."""
         self._check_channel(layer, channel)
         t = self._table(layer)
+        indices = t["indices"][channel].tolist()
+        values = t["values"][channel].tolist()
+        labels = t["labels"][channel].tolist()
+        positions = t["positions"][channel].tolist()
         out = []
-        for rank in range(self.k):
-            index = int(t["indices"][channel, rank])
+        for rank, index in enumerate(indices):
             if index == EMPTY:
                 break
-            label = int(t["labels"][channel, rank])
-            out.append(Exemplar(layer=layer, channel=int(channel), rank=rank, value=float(t["values"][channel, rank]),
-                                index=index, id=self._ids.get(index, str(index)),
-                                label=None if label < 0 else label, label_name=self._label_name(label),
-                                position=tuple(int(p) for p in t["positions"][channel, rank])))
+            label = labels[rank]
+            out.append(Exemplar(layer=layer, channel=int(channel), rank=rank, value=values[rank], index=index,
+                                id=self._ids.get(index, str(index)), label=None if label < 0 else label,
+                                label_name=self._label_name(label), position=tuple(positions[rank])))
         return out
 
     def class_mix(self, layer: str, channel: int) -> list[tuple[int, str | None, int]]:
@@ -327,11 +330,13 @@ class Exemplars:
                 self._cache.popitem(last=False)
         return {c: result[c] for c in wanted}
 
-    def _box(self, explorer: Any, layer: str, position: tuple[int, ...], size: tuple[int, int]) -> Box:
-        info = explorer.layer(layer)
+    @staticmethod
+    def _box(info: Any, position: tuple[int, ...], size: tuple[int, int]) -> Box:
+        """The unit's receptive field (:meth:`~.explorer.Explorer.receptive_field`); the whole image for a layer
+        without a map or without traced geometry."""
         if info.geometry is None or len(position) != 2 or len(info.geometry) != 2:
             return (0, 0, size[0], size[1])
-        return tuple(int(v) for v in explorer.receptive_field(layer, position))  # type: ignore[return-value]
+        return tuple(int(v) for v in unit_field(info.geometry, position))  # type: ignore[return-value]
 
     def _compute(self, layer: str, channels: list[int], rule: str, seed: str, images_per_batch: int,
                  units_per_batch: int) -> dict[int, list[Exemplar]]:
@@ -339,6 +344,7 @@ class Exemplars:
 
         explorer, dataset = self._need()
         spec = explorer.spec
+        info = explorer.layer(layer)
         plain = {c: self.top(layer, c) for c in channels}
         by_image: dict[int, list[tuple[int, int]]] = {}
         for c, exemplars in plain.items():
@@ -366,7 +372,7 @@ class Exemplars:
                     e = plain[c][rank]
                     requests.append(UnitRequest(row, layer, c, e.position if e.position else None))
                     keys.append((c, rank))
-                    boxes.append(self._box(explorer, layer, e.position, tuple(xs.shape[2:4])))
+                    boxes.append(self._box(info, e.position, tuple(xs.shape[2:4])))
             projections = explorer.project_batch(xs, requests, rule=rule, seed=seed, boxes=boxes)
             pixels = {index: spec.to_pixels(x) for index, x in zip(group, xs, strict=True)}
             for (c, rank), request, box, projection in zip(keys, requests, boxes, projections, strict=True):

@@ -59,7 +59,8 @@ setup: $(STAMPS)/sysdeps $(STAMPS)/venv $(STATIC)
 
 ## ---------------------------------------------------------------- the two commands
 demo: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(NOTEBOOK)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
+	  --ServerApp.jpserver_extensions="{'cnnviz_widget.nodelay': True}" $(NOTEBOOK)
 
 test: setup
 	$(VENV)/bin/ruff check cnnviz_widget tests bench

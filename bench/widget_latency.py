@@ -88,21 +88,7 @@ def report(title: str, ours: list[float], ours_what: str, baseline: list[float],
     return o50 / b50
 
 
-NODELAY_CONFIG = """
-# Jupyter server config: TCP_NODELAY on kernel websockets. jupyter_server leaves Nagle's algorithm on, so a small
-# message that follows another within ~40 ms waits for the browser's delayed ACK (see the module docstring).
-from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
-
-_open = KernelWebsocketHandler.open
-
-
-async def _open_nodelay(self, kernel_id):
-    self.set_nodelay(True)
-    return await _open(self, kernel_id)
-
-
-KernelWebsocketHandler.open = _open_nodelay
-"""
+NODELAY = "--ServerApp.jpserver_extensions={'cnnviz_widget.nodelay': True}"  # what `make demo` uses
 
 
 def measure(playwright, root: Path, extra: list[str], args: argparse.Namespace) -> None:
@@ -171,12 +157,11 @@ def main() -> int:
         nb.cells = [nbformat.v4.new_code_cell("from cnnviz_widget import CNNViz\nw = CNNViz()\nw")]
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, root / "bench.ipynb")
-        (root / "nodelay_config.py").write_text(NODELAY_CONFIG)
         print(f"browser: {jupyter_driver.CHROMIUM} (headless); kernel: this machine's CPU; model: squeezenet1_1")
         print("\n######## a stock Jupyter server (JupyterLab 4)")
         measure(playwright, root, [], args)
-        print("\n######## the same server with TCP_NODELAY on kernel websockets (--config nodelay_config.py)")
-        measure(playwright, root, [f"--config={root / 'nodelay_config.py'}"], args)
+        print("\n######## the same server with TCP_NODELAY on kernel websockets (cnnviz_widget.nodelay, as make demo)")
+        measure(playwright, root, [NODELAY], args)
     return 0
 
 

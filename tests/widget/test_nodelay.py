@@ -1,0 +1,36 @@
+"""The Jupyter server extension that `make demo` enables: TCP_NODELAY on kernel websockets, nothing else."""
+
+import asyncio
+import logging
+
+import pytest
+
+from cnnviz_widget import nodelay
+
+websocket = pytest.importorskip("jupyter_server.services.kernels.websocket")
+
+
+class _App:
+    log = logging.getLogger("test")
+
+
+def test_extension_sets_nodelay_then_opens_as_before(monkeypatch):
+    calls = []
+
+    async def original_open(self, kernel_id):
+        calls.append(("open", kernel_id))
+        return "opened"
+
+    handler = websocket.KernelWebsocketHandler
+    monkeypatch.setattr(handler, "open", original_open)
+    monkeypatch.setattr(handler, nodelay._PATCHED, False, raising=False)
+    assert nodelay._jupyter_server_extension_points() == [{"module": "cnnviz_widget.nodelay"}]
+    nodelay._load_jupyter_server_extension(_App())
+    nodelay._load_jupyter_server_extension(_App())  # idempotent: loading twice patches once
+
+    class Fake:
+        def set_nodelay(self, value):
+            calls.append(("nodelay", value))
+
+    assert asyncio.run(handler.open(Fake(), "k1")) == "opened"
+    assert calls == [("nodelay", True), ("open", "k1")]

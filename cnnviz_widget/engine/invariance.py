@@ -35,10 +35,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import LayerError, ModelError
+from ..errors import ModelError
 from .capture import eval_mode, model_output, run_to
 from .explorer import Explorer
 from .images import load_image
+from .occlusion import chosen_target, class_label
 from .preprocess import ImagePreprocess
 from .progress import Progress, check_cancel, report
 
@@ -278,10 +279,7 @@ def invariance(
         captured, _ = run_to(model, canonical_x[None].to(device, dtype), infos)
         reference = {n: captured[n].to("cpu", torch.float32).flatten(1) for n in names}
         ref_probs = torch.softmax(logits, dim=1)[0]
-        if target is None:
-            target = int(torch.argmax(ref_probs))
-        elif isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < n_classes:
-            raise LayerError(f"target {target!r} is not a class of this model (0–{n_classes - 1})")
+        target = chosen_target(target, ref_probs)
 
         jobs = [(name, float(v)) for name, values in sweeps.items() for v in values]
         results: list[tuple[dict[str, float], float, int, float, np.ndarray | None]] = []
@@ -319,7 +317,7 @@ def invariance(
     return InvarianceCurves(
         curves=curves, layers=names,
         reference_norm={n: float(torch.linalg.vector_norm(reference[n][0])) for n in names},
-        target=int(target), target_label=labels[target] if labels and target < len(labels) else f"class {target}",
+        target=int(target), target_label=class_label(labels, target),
         reference_probability=float(ref_probs[target]), canonical=explorer.to_pixels(canonical_x),
         fill=tuple(setup.fill), labels=list(labels) if labels is not None else None,  # type: ignore[arg-type]
     )

@@ -110,7 +110,7 @@ class OcclusionMaps:
 
     def label(self, index: int) -> str:
         """The name of class ``index``."""
-        return _label(self.labels, index)
+        return class_label(self.labels, index)
 
     def per_pixel(self, values: np.ndarray) -> np.ndarray:
         """Spread a map over the input: each pixel gets the mean of ``values`` over the windows covering it.
@@ -131,8 +131,19 @@ class OcclusionMaps:
         return (total / np.maximum(count, 1)).astype(np.float32)
 
 
-def _label(labels: Sequence[str] | None, index: int) -> str:
+def class_label(labels: Sequence[str] | None, index: int) -> str:
+    """The name of class ``index`` (``"class 7"`` without names)."""
     return labels[index] if labels and 0 <= index < len(labels) else f"class {index}"
+
+
+def chosen_target(target: int | None, probabilities: torch.Tensor) -> int:
+    """``target``, checked against the model's classes, or the most probable class when it is ``None``."""
+    n_classes = probabilities.shape[-1]
+    if target is None:
+        return int(torch.argmax(probabilities))
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < n_classes:
+        raise LayerError(f"target {target!r} is not a class of this model (0–{n_classes - 1})")
+    return int(target)
 
 
 def occluder_positions(extent: int, size: int, stride: int) -> np.ndarray:
@@ -245,11 +256,7 @@ def occlusion(
     report(progress, 0, len(boxes))
     with eval_mode(model), torch.no_grad():
         ref_probs, ref_features = _forward(model, x.unsqueeze(0).to(device, dtype), info)
-        n_classes = ref_probs.shape[1]
-        if target is None:
-            target = int(torch.argmax(ref_probs[0]))
-        elif isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < n_classes:
-            raise LayerError(f"target {target!r} is not a class of this model (0–{n_classes - 1})")
+        target = chosen_target(target, ref_probs[0])
         unit: tuple[int, tuple[int, ...] | None] | None = None
         if info is not None and ref_features is not None:
             unit = _choose_unit(info, ref_features[0], channel, position)
@@ -276,7 +283,7 @@ def occlusion(
     labels = explorer.spec.labels
     return OcclusionMaps(
         size=int(size), stride=int(stride), tops=tops, lefts=lefts, input_size=(height, width),
-        fill=tuple(float(v) for v in fill_values), target=int(target), target_label=_label(labels, int(target)),
+        fill=tuple(float(v) for v in fill_values), target=int(target), target_label=class_label(labels, int(target)),
         probability=torch.cat(target_p).reshape(shape).numpy().astype(np.float32),
         top_class=torch.cat(top_c).reshape(shape).numpy().astype(np.int64),
         top_probability=torch.cat(top_p).reshape(shape).numpy().astype(np.float32),

@@ -10,6 +10,7 @@ maps are checked equal. Each side is timed as the best of a few runs (the CPU is
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=16)
     args = parser.parse_args()
 
+    load = os.getloadavg()[0]
     ex = Explorer(load_model())
     x = ex.prepare(sample_photos()[0].path)
     target = ex.predict(x, k=1)[0][0]
@@ -62,7 +64,8 @@ def main() -> None:
     diff = float(np.abs(maps.probability - base).max())  # type: ignore[union-attr]
     diff_plain = float(np.abs(plain.probability - base).max())  # type: ignore[union-attr]
     print(f"model {ex.spec.name}, {n} occluder positions ({args.size}px, stride {args.stride}), "
-          f"torch threads {torch.get_num_threads()}")
+          f"torch threads {torch.get_num_threads()}, load average at start {load:.2f} (other processes skew "
+          "both sides; compare on an idle machine)")
     print(f"ours       batched + incremental  {t_ours:7.3f} s  ({1000 * t_ours / n:.1f} ms/position)  "
           f"max |Δp| vs baseline {diff:.1e}")
     print(f"batched    (incremental=False)    {t_batched:7.3f} s  ({1000 * t_batched / n:.1f} ms/position)  "

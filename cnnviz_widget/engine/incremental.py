@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils._pytree import tree_flatten, tree_map
 
 __all__ = ["PatchedBatch"]
@@ -50,8 +51,44 @@ def _pair(value: Any) -> tuple[int, int]:
     return int(value), int(value)
 
 
-def _slices(top: int, left: int, height: int, width: int) -> tuple[Any, ...]:
-    return (slice(None), slice(top, top + height), slice(left, left + width))
+# Gathers and scatters below are one indexing op each, not one slice copy per row: with several threads, hundreds
+# of small copies per layer cost far more in synchronisation than in copying (the more so on a busy machine).
+def _windows_of(reference: torch.Tensor, corners: np.ndarray, size: tuple[int, int], fill: float) -> torch.Tensor:
+    """``[n, C, h, w]``: the windows of ``reference[0]`` with top-left ``corners`` (which may lie outside the map;
+    the outside reads ``fill``)."""
+    height, width = reference.shape[2:]
+    h, w = size
+    top, left = min(0, int(corners[:, 0].min())), min(0, int(corners[:, 1].min()))
+    bottom = max(height, int(corners[:, 0].max()) + h)
+    right = max(width, int(corners[:, 1].max()) + w)
+    source = reference[0]
+    if (top, left, bottom, right) != (0, 0, height, width):
+        source = F.pad(source, (-left, right - width, -top, bottom - height), value=fill)
+    rows = torch.as_tensor(corners[:, 0] - top, device=source.device)
+    cols = torch.as_tensor(corners[:, 1] - left, device=source.device)
+    return source.unfold(1, h, 1).unfold(2, w, 1).permute(1, 2, 0, 3, 4)[rows, cols]
+
+
+def _paste(canvas: torch.Tensor, patches: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
+    """Write ``patches[k]`` into ``canvas[k]`` at ``offsets[k]`` (top-left; the part outside the canvas is dropped),
+    in place; returns ``canvas``."""
+    n, _, height, width = canvas.shape
+    h, w = patches.shape[2:]
+    if (offsets >= 0).all() and (offsets[:, 0] + h <= height).all() and (offsets[:, 1] + w <= width).all():
+        rows = torch.arange(n, device=canvas.device)
+        ys = torch.as_tensor(offsets[:, 0], device=canvas.device)
+        xs = torch.as_tensor(offsets[:, 1], device=canvas.device)
+        canvas.unfold(2, h, 1).unfold(3, w, 1)[rows, :, ys, xs] = patches
+        return canvas
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for k, (oy, ox) in enumerate(offsets.tolist()):
+        y0, x0, y1, x1 = max(oy, 0), max(ox, 0), min(oy + h, height), min(ox + w, width)
+        if y1 > y0 and x1 > x0:
+            groups.setdefault((y0, y1, x0, x1, y0 - oy, y1 - oy, x0 - ox, x1 - ox), []).append(k)
+    for (y0, y1, x0, x1, py0, py1, px0, px1), members in groups.items():
+        index = torch.as_tensor(members, device=canvas.device)
+        canvas[index, :, y0:y1, x0:x1] = patches[index, :, py0:py1, px0:px1]
+    return canvas
 
 
 class PatchedBatch(torch.Tensor):
@@ -105,11 +142,7 @@ class PatchedBatch(torch.Tensor):
         copy, when they cover the whole map)."""
         if self.is_full():
             return self.patches
-        out = self.reference.repeat(self.patches.shape[0], 1, 1, 1)
-        h, w = self.patches.shape[2:]
-        for k, (top, left) in enumerate(self.starts.tolist()):
-            out[(k, *_slices(top, left, h, w))] = self.patches[k]
-        return out
+        return _paste(self.reference.repeat(self.patches.shape[0], 1, 1, 1), self.patches, self.starts)
 
     # ------------------------------------------------------------------------------------------- dispatch
     @classmethod
@@ -174,11 +207,7 @@ def _recut(p: PatchedBatch, starts: np.ndarray, size: tuple[int, int]) -> Patche
     """``p`` with patches of ``size`` at ``starts`` (each new box contains the old one)."""
     if p.patches.shape[2:] == size and np.array_equal(p.starts, starts):
         return p
-    h, w = p.patches.shape[2:]
-    patches = p.reference.new_empty((len(starts), p.reference.shape[1], *size))
-    for k, ((top, left), (old_top, old_left)) in enumerate(zip(starts.tolist(), p.starts.tolist())):
-        patches[k] = p.reference[(0, *_slices(top, left, *size))]
-        patches[(k, *_slices(old_top - top, old_left - left, h, w))] = p.patches[k]
+    patches = _paste(_windows_of(p.reference, starts, size, 0.0), p.patches, p.starts - starts)
     return PatchedBatch(p.reference, patches, starts)
 
 
@@ -251,19 +280,7 @@ def _crops(p: PatchedBatch, starts: np.ndarray, size: tuple[int, int], pads: tup
     h_in = (size[0] - 1) * strides[0] + extents[0]
     w_in = (size[1] - 1) * strides[1] + extents[1]
     corners = starts * np.array(strides) - np.array(pads)
-    height, width = p.reference.shape[2:]
-    ref = p.reference[0]
-    crops = p.reference.new_full((len(starts), ref.shape[0], h_in, w_in), fill)
-    ph, pw = p.patches.shape[2:]
-    # Slice copies (plain strided memcpy) beat one advanced-indexing gather several times over.
-    for k, ((top, left), (p_top, p_left)) in enumerate(zip(corners.tolist(), p.starts.tolist())):
-        y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + h_in, height), min(left + w_in, width)
-        if y1 > y0 and x1 > x0:
-            crops[k, :, y0 - top:y1 - top, x0 - left:x1 - left] = ref[:, y0:y1, x0:x1]
-        y0, x0, y1, x1 = max(top, p_top), max(left, p_left), min(top + h_in, p_top + ph), min(left + w_in, p_left + pw)
-        if y1 > y0 and x1 > x0:
-            crops[k, :, y0 - top:y1 - top, x0 - left:x1 - left] = p.patches[k, :, y0 - p_top:y1 - p_top,
-                                                                           x0 - p_left:x1 - p_left]
+    crops = _paste(_windows_of(p.reference, corners, (h_in, w_in), fill), p.patches, p.starts - corners)
     return crops, corners
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import ModelError
+from ..errors import CNNVizError, ModelError
 from .capture import eval_mode, model_output, run_to
 from .explorer import Explorer
 from .images import load_image
@@ -117,7 +117,7 @@ def _affine(transform: str, amount: float, center: tuple[float, float]) -> np.nd
         return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, float(amount)], [0.0, 0.0, 1.0]])
     if transform == "scale":
         if not amount > 0:
-            raise ValueError(f"scale factors must be positive, not {amount!r} (1 is the original, 1.8 zooms in 1.8×)")
+            raise CNNVizError(f"scale factors must be positive, not {amount!r} (1 is the original, 1.8 zooms in 1.8×)")
         core = np.diag([float(amount), float(amount), 1.0])
     elif transform == "rotate":
         theta = math.radians(float(amount))
@@ -125,7 +125,7 @@ def _affine(transform: str, amount: float, center: tuple[float, float]) -> np.nd
         # Counter-clockwise on screen with y pointing down: a point right of the centre moves up.
         core = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
     else:
-        raise ValueError(f"unknown transform {transform!r}; choose from {', '.join(TRANSFORMS)}")
+        raise CNNVizError(f"unknown transform {transform!r}; choose from {', '.join(TRANSFORMS)}")
     return back @ core @ to_center
 
 
@@ -201,7 +201,7 @@ def _setup(explorer: Explorer, image: Any, fill: tuple[int, int, int] | None, tr
         )
     picture = load_image(image)
     if "rotate" in transforms and picture.width != picture.height:
-        raise ValueError(
+        raise CNNVizError(
             f"cannot rotate a non-square {picture.width}×{picture.height} image for a custom preprocess: how it is "
             "fitted into the model's input is unknown, so a rotation could come out sheared — crop the image "
             "square first, or give the model an ImagePreprocess (its crop box defines the model's frame)"
@@ -250,7 +250,7 @@ def invariance(
             :class:`~.progress.Cancelled`).
 
     Raises:
-        ValueError: an unknown transform, a non-positive scale, or the rotation of a non-square image whose fitting
+        CNNVizError: an unknown transform, a non-positive scale, or the rotation of a non-square image whose fitting
             into the model is unknown (custom preprocess).
         LayerError: an unknown layer, or ``target`` outside the model's classes.
     """
@@ -260,9 +260,9 @@ def invariance(
         name: np.asarray(values, dtype=np.float64) for name, values in transforms.items()}
     for name, values in sweeps.items():
         if name not in TRANSFORMS:
-            raise ValueError(f"unknown transform {name!r}; choose from {', '.join(TRANSFORMS)}")
+            raise CNNVizError(f"unknown transform {name!r}; choose from {', '.join(TRANSFORMS)}")
         if values is None or len(values) == 0:
-            raise ValueError(f"transform {name!r} needs at least one amount")
+            raise CNNVizError(f"transform {name!r} needs at least one amount")
         for v in values:
             _affine(name, float(v), (0.0, 0.0))  # validates amounts
     setup = _setup(explorer, image, fill, list(sweeps))

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import LayerError, ModelError
+from ..errors import CNNVizError, LayerError, ModelError
 from .capture import eval_mode, model_output, run_to
 from .explorer import Explorer
 from .incremental import PatchedBatch
@@ -120,7 +120,7 @@ class OcclusionMaps:
         """
         values = np.asarray(values, dtype=np.float64)
         if values.shape != self.shape:
-            raise ValueError(f"values must have the map's shape {self.shape}, not {values.shape}")
+            raise CNNVizError(f"values must have the map's shape {self.shape}, not {values.shape}")
         total = np.zeros(self.input_size, dtype=np.float64)
         count = np.zeros(self.input_size, dtype=np.float64)
         for i in range(len(self.tops)):
@@ -149,14 +149,14 @@ def chosen_target(target: int | None, probabilities: torch.Tensor) -> int:
 def occluder_positions(extent: int, size: int, stride: int) -> np.ndarray:
     """Top (or left) coordinates of the occluder along an axis of ``extent`` pixels (see the module docstring)."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"occluder size must be a positive number of pixels, not {size!r}")
+        raise CNNVizError(f"occluder size must be a positive number of pixels, not {size!r}")
     if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(
+        raise CNNVizError(
             f"stride must be at least 1 pixel, not {stride!r} — the occluder moves by `stride` pixels between "
             "positions (size // 3 is a good start)"
         )
     if size > extent:
-        raise ValueError(
+        raise CNNVizError(
             f"the occluder ({size} px) is larger than the {extent} px model input — use size ≤ {extent} "
             f"(squares of about a fifth of the image, size≈{max(1, extent // 5)}, show the most)"
         )
@@ -231,7 +231,7 @@ def occlusion(
         :class:`OcclusionMaps`.
 
     Raises:
-        ValueError: the occluder does not fit the input, or a zero/negative size or stride.
+        CNNVizError: the occluder does not fit the input, or a zero/negative size or stride.
         LayerError: unknown layer, channel or position; ``target`` outside the model's classes.
     """
     if not isinstance(explorer, Explorer):
@@ -304,7 +304,7 @@ def _fill(explorer: Explorer, x: torch.Tensor, fill: float | Sequence[float] | N
     if values.numel() == 1:
         values = values.expand(x.shape[0]).clone()
     if values.numel() != x.shape[0]:
-        raise ValueError(f"fill needs 1 or {x.shape[0]} values (one per channel), got {values.numel()}")
+        raise CNNVizError(f"fill needs 1 or {x.shape[0]} values (one per channel), got {values.numel()}")
     return values
 
 

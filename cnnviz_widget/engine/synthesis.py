@@ -98,16 +98,16 @@ class AscentParams:
 
     def __post_init__(self) -> None:
         if self.steps < 1:
-            raise ValueError(f"steps must be at least 1, not {self.steps}")
+            raise CNNVizError(f"steps must be at least 1, not {self.steps}")
         if not self.lr > 0 or not math.isfinite(self.lr):
-            raise ValueError(f"lr must be a positive finite number, not {self.lr}")
+            raise CNNVizError(f"lr must be a positive finite number, not {self.lr}")
         if not 0 <= self.decay < 1:
-            raise ValueError(f"decay must lie in [0, 1), not {self.decay} (it shrinks the image by (1 − decay) per step)")
+            raise CNNVizError(f"decay must lie in [0, 1), not {self.decay} (it shrinks the image by (1 − decay) per step)")
         for name in ("norm_percentile", "contribution_percentile"):
             if not 0 <= getattr(self, name) < 100:
-                raise ValueError(f"{name} must lie in [0, 100), not {getattr(self, name)}")
+                raise CNNVizError(f"{name} must lie in [0, 100), not {getattr(self, name)}")
         if self.blur_every < 0 or self.blur_sigma < 0 or self.jitter < 0 or self.init_std < 0:
-            raise ValueError("blur_every, blur_sigma, jitter and init_std must not be negative")
+            raise CNNVizError("blur_every, blur_sigma, jitter and init_std must not be negative")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from cnnviz_widget import Explorer, load_model
-from cnnviz_widget.engine.occlusion import occluder_positions, occlusion
+from cnnviz_widget.engine.occlusion import occluder_positions, occlusion_maps
 from cnnviz_widget.engine.samples import sample_photos
 
 
@@ -55,9 +55,9 @@ def main() -> None:
     ex = Explorer(load_model())
     x = ex.prepare(sample_photos()[0].path)
     target = ex.predict(x, k=1)[0][0]
-    occlusion(ex, x, size=args.size, stride=args.stride, target=target)  # warm-up (allocator, kernels)
-    t_ours, maps = best_of(args.repeats, lambda: occlusion(ex, x, size=args.size, stride=args.stride, target=target))
-    t_batched, plain = best_of(args.repeats, lambda: occlusion(ex, x, size=args.size, stride=args.stride,
+    occlusion_maps(ex, x, size=args.size, stride=args.stride, target=target)  # warm-up (allocator, kernels)
+    t_ours, maps = best_of(args.repeats, lambda: occlusion_maps(ex, x, size=args.size, stride=args.stride, target=target))
+    t_batched, plain = best_of(args.repeats, lambda: occlusion_maps(ex, x, size=args.size, stride=args.stride,
                                                                target=target, incremental=False))
     t_base, base = best_of(args.repeats, lambda: one_per_forward(ex, x, args.size, args.stride, target))
     n = maps.probability.size  # type: ignore[union-attr]

@@ -27,7 +27,7 @@ from .explorer import Explorer
 from .invariance import penultimate_layer
 from .occlusion import mean_fill, model_input
 
-__all__ = ["Correspondence", "correspondence"]
+__all__ = ["Correspondence", "correspondence_analysis"]
 
 Box = tuple[int, int, int, int]
 
@@ -56,7 +56,7 @@ def _hamming(signs: torch.Tensor) -> list[float]:
     return [float((signs[i] != signs[j]).float().mean()) for i, j in itertools.combinations(range(len(signs)), 2)]
 
 
-def correspondence(
+def correspondence_analysis(
     explorer: Explorer,
     images: Sequence[Any],
     parts: Mapping[str, Sequence[Box]],
@@ -81,7 +81,7 @@ def correspondence(
         CNNVizError: fewer than two images, or a part without one box per image, or a box outside the image.
     """
     if not isinstance(explorer, Explorer):
-        raise TypeError(f"correspondence takes an Explorer (Explorer(model)), not {type(explorer).__name__}")
+        raise TypeError(f"correspondence_analysis takes an Explorer (Explorer(model)), not {type(explorer).__name__}")
     xs = [model_input(explorer, image) for image in images]
     if len(xs) < 2:
         raise CNNVizError("correspondence compares images: pass at least two")

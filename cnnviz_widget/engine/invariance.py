@@ -43,8 +43,8 @@ from .occlusion import chosen_target, class_label
 from .preprocess import ImagePreprocess
 from .progress import Progress, check_cancel, report
 
-__all__ = ["DEFAULT_SWEEPS", "TRANSFORMS", "InvarianceCurve", "InvarianceCurves", "invariance", "penultimate_layer",
-           "transform_image"]
+__all__ = ["DEFAULT_SWEEPS", "TRANSFORMS", "InvarianceCurve", "InvarianceCurves", "invariance_curves",
+           "penultimate_layer", "transform_image"]
 
 #: Transform name → unit of its amount.
 TRANSFORMS = {"translate": "px", "scale": "×", "rotate": "°"}
@@ -83,7 +83,7 @@ class InvarianceCurve:
 
 @dataclass(frozen=True)
 class InvarianceCurves:
-    """The result of :func:`invariance`.
+    """The result of :func:`invariance_curves`.
 
     Attributes:
         curves: transform name → :class:`InvarianceCurve`, in the order asked.
@@ -221,7 +221,7 @@ def penultimate_layer(explorer: Explorer, n_outputs: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- the sweep
-def invariance(
+def invariance_curves(
     explorer: Explorer,
     image: Any,
     *,
@@ -255,7 +255,7 @@ def invariance(
         LayerError: an unknown layer, or ``target`` outside the model's classes.
     """
     if not isinstance(explorer, Explorer):
-        raise TypeError(f"invariance takes an Explorer (Explorer(model)), not {type(explorer).__name__}")
+        raise TypeError(f"invariance_curves takes an Explorer (Explorer(model)), not {type(explorer).__name__}")
     sweeps = {name: DEFAULT_SWEEPS.get(name) for name in transforms} if not isinstance(transforms, Mapping) else {
         name: np.asarray(values, dtype=np.float64) for name, values in transforms.items()}
     for name, values in sweeps.items():

@@ -41,7 +41,7 @@ from .preprocess import ImagePreprocess
 from .progress import Progress, check_cancel, report
 from .projection import check_unit
 
-__all__ = ["OcclusionMaps", "occluder_positions", "occlusion"]
+__all__ = ["OcclusionMaps", "occluder_positions", "occlusion_maps"]
 
 #: Memory allowed for one batch of occluded images (all layer outputs of a row, summed).
 BATCH_MEMORY = 1.5e9
@@ -191,7 +191,7 @@ def _batch_rows(explorer: Explorer, batch_size: int) -> int:
     return max(2, min(batch_size, int(BATCH_MEMORY // max(row_bytes, 1.0))))
 
 
-def occlusion(
+def occlusion_maps(
     explorer: Explorer,
     image: Any,
     *,
@@ -235,7 +235,7 @@ def occlusion(
         LayerError: unknown layer, channel or position; ``target`` outside the model's classes.
     """
     if not isinstance(explorer, Explorer):
-        raise TypeError(f"occlusion takes an Explorer (Explorer(model)), not {type(explorer).__name__}")
+        raise TypeError(f"occlusion_maps takes an Explorer (Explorer(model)), not {type(explorer).__name__}")
     x = model_input(explorer, image)
     if x.dim() != 3:
         raise ModelError(f"occlusion needs a 2-D image input (C×H×W), not a tensor of shape {tuple(x.shape)}")

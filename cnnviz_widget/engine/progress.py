@@ -6,7 +6,7 @@ sets ``cancel`` to stop it; the tool then raises :class:`Cancelled` between two 
 behind (no cache entry, no partial result)::
 
     cancel = threading.Event()
-    worker = threading.Thread(target=lambda: occlusion(ex, image, progress=bar.update, cancel=cancel))
+    worker = threading.Thread(target=lambda: occlusion_maps(ex, image, progress=bar.update, cancel=cancel))
     worker.start()
     ...
     cancel.set()            # the tool raises Cancelled in the worker at its next step

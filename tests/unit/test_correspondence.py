@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from cnnviz_widget import Explorer, ImagePreprocess
-from cnnviz_widget.engine.correspondence import correspondence
+from cnnviz_widget.engine.correspondence import correspondence_analysis
 
 GRAY8 = ImagePreprocess(size=8, resize=None, mean=(0.0,), std=(1.0,), channel_order="L")
 
@@ -37,7 +37,7 @@ def test_same_part_is_consistent_and_shifted_parts_are_counted():
         "eye": [(0, 0, 2, 2)] * 3,                               # the same 4 pixels in all three: distance 0
         "nose": [(0, 0, 2, 2), (0, 2, 2, 4), (0, 0, 2, 2)],      # pairs (0,1), (1,2) differ on 8 of 64 pixels
     }
-    result = correspondence(ex, _images(), parts, layers=["conv"], random_trials=4, seed=1)
+    result = correspondence_analysis(ex, _images(), parts, layers=["conv"], random_trials=4, seed=1)
     assert result.parts == ["eye", "nose", "random"] and result.layers == ["conv"]
     assert result.scores["eye"]["conv"] == (0.0, 0.0)
     mean, std = result.scores["nose"]["conv"]
@@ -56,17 +56,17 @@ def test_same_part_is_consistent_and_shifted_parts_are_counted():
     # The masked images are shown as the model saw them: the box is the mean (black here).
     assert result.masked["nose"].shape == (3, 8, 8, 3)
     assert result.masked["nose"][1, 0:2, 2:4].max() == 0 and result.masked["nose"][1, 2:, :].min() == 50
-    again = correspondence(ex, _images(), parts, layers=["conv"], random_trials=4, seed=1)
+    again = correspondence_analysis(ex, _images(), parts, layers=["conv"], random_trials=4, seed=1)
     assert again.boxes["random"] == result.boxes["random"]  # seeded
 
 
 def test_default_layers_and_bad_input():
     ex = Explorer(Identity1x1(), preprocess=GRAY8)
-    result = correspondence(ex, _images(), {"eye": [(0, 0, 2, 2)] * 3}, random_trials=1)
+    result = correspondence_analysis(ex, _images(), {"eye": [(0, 0, 2, 2)] * 3}, random_trials=1)
     assert result.layers == ["conv"]  # the middle convolution; the penultimate layer is the conv as well
     with pytest.raises(ValueError, match="has 2 boxes for 3 images — give one box per image"):
-        correspondence(ex, _images(), {"eye": [(0, 0, 2, 2)] * 2})
+        correspondence_analysis(ex, _images(), {"eye": [(0, 0, 2, 2)] * 2})
     with pytest.raises(ValueError, match=r"box \(0, 0, 9, 2\) is not inside the 8×8 model input"):
-        correspondence(ex, _images(), {"eye": [(0, 0, 9, 2)] * 3})
+        correspondence_analysis(ex, _images(), {"eye": [(0, 0, 9, 2)] * 3})
     with pytest.raises(ValueError, match="at least two"):
-        correspondence(ex, _images()[:1], {"eye": [(0, 0, 2, 2)]})
+        correspondence_analysis(ex, _images()[:1], {"eye": [(0, 0, 2, 2)]})

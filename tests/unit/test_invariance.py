@@ -12,7 +12,12 @@ from PIL import Image
 from torch import nn
 
 from cnnviz_widget import Explorer, ImagePreprocess, ModelError
-from cnnviz_widget.engine.invariance import DEFAULT_SWEEPS, invariance, penultimate_layer, transform_image
+from cnnviz_widget.engine.invariance import (
+    DEFAULT_SWEEPS,
+    invariance_curves,
+    penultimate_layer,
+    transform_image,
+)
 from cnnviz_widget.engine.progress import Cancelled
 
 GRAY16 = ImagePreprocess(size=16, resize=None, mean=(0.0,), std=(1.0,), channel_order="L")
@@ -48,7 +53,7 @@ def _explorer(pre=GRAY16):
 def test_default_layers_are_layer_one_and_the_penultimate():
     ex = _explorer()
     assert penultimate_layer(ex, 2) == "pool"
-    result = invariance(ex, _square(), transforms={"translate": [0.0]})
+    result = invariance_curves(ex, _square(), transforms={"translate": [0.0]})
     assert result.layers == ["conv", "pool"]
     assert result.fill == (0, 0, 0)  # the preprocessing's mean: 0
     assert result.target == 0 and result.target_label == "bright"
@@ -59,7 +64,7 @@ def test_translation_distances_by_hand():
     # ‖Δ‖ = √(2·4·t)·white for t ≤ 4 and √32·white once the squares no longer overlap. The max-pool sees one white
     # pixel in every case: distance 0, probability unchanged.
     amounts = [-6.0, -4.0, -2.0, 0.0, 1.0, 2.0, 4.0, 6.0]
-    result = invariance(_explorer(), _square(), transforms={"translate": amounts})
+    result = invariance_curves(_explorer(), _square(), transforms={"translate": amounts})
     curve = result.curves["translate"]
     expected = np.array([np.sqrt(32), np.sqrt(32), 4.0, 0.0, np.sqrt(8), 4.0, np.sqrt(32), np.sqrt(32)]) * WHITE
     np.testing.assert_allclose(curve.distance["conv"], expected, rtol=1e-6)
@@ -75,7 +80,7 @@ def test_translation_distances_by_hand():
 
 
 def test_rotation_of_a_symmetric_pattern_changes_nothing_and_zoom_keeps_the_max():
-    result = invariance(_explorer(), _square(), transforms={"rotate": [0, 90, 180, 270, 360], "scale": [1.0, 2.0]})
+    result = invariance_curves(_explorer(), _square(), transforms={"rotate": [0, 90, 180, 270, 360], "scale": [1.0, 2.0]})
     for name in ("conv", "pool"):
         np.testing.assert_array_equal(result.curves["rotate"].distance[name], np.zeros(5, np.float32))
     # Zooming 2× grows the square to 8×8 (blurred edges): the conv map changes, its maximum stays white.
@@ -100,7 +105,7 @@ def test_non_square_original_rotates_about_the_centre_of_the_models_view():
     arr = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
     pre = ImagePreprocess(size=16, resize=16, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
     ex = Explorer(nn.Sequential(nn.Conv2d(3, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()), preprocess=pre)
-    result = invariance(ex, arr, transforms={"rotate": [90, 180]}, layers=["0"])
+    result = invariance_curves(ex, arr, transforms={"rotate": [90, 180]}, layers=["0"])
     np.testing.assert_array_equal(result.canonical, arr[:, 4:20])
     np.testing.assert_array_equal(result.curves["rotate"].images[0], np.rot90(arr[:, 4:20], 1))
     np.testing.assert_array_equal(result.curves["rotate"].images[1], np.rot90(arr[:, 4:20], 2))
@@ -113,7 +118,7 @@ def test_translation_brings_in_real_content_beyond_the_crop():
     arr[:, :, 0] = np.arange(24, dtype=np.uint8)[:, None] * 10
     pre = ImagePreprocess(size=16, resize=16, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
     ex = Explorer(nn.Sequential(nn.Conv2d(3, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()), preprocess=pre)
-    result = invariance(ex, arr, transforms={"translate": [3.0, 6.0]}, layers=["0"])
+    result = invariance_curves(ex, arr, transforms={"translate": [3.0, 6.0]}, layers=["0"])
     np.testing.assert_array_equal(result.curves["translate"].images[0], arr[1:17])
     # 6 px is more than the 4 px of margin above the crop: the two rows beyond the photo are the mean (black).
     moved = result.curves["translate"].images[1]
@@ -124,7 +129,7 @@ def test_translation_brings_in_real_content_beyond_the_crop():
 def test_model_input_tensor_is_warped_as_the_picture_it_shows():
     ex = _explorer()
     x = GRAY16(_square())
-    result = invariance(ex, x, transforms={"translate": [0.0, 4.0]})
+    result = invariance_curves(ex, x, transforms={"translate": [0.0, 4.0]})
     np.testing.assert_allclose(result.curves["translate"].distance["conv"], [0.0, np.sqrt(32) * WHITE], rtol=1e-6)
 
 
@@ -135,25 +140,25 @@ def test_custom_preprocess_non_square_rotation_is_refused_with_the_fix():
     ex = Explorer(PoolNet(), preprocess=custom, input_size=16)
     with pytest.raises(ValueError, match="cannot rotate a non-square 24×16 image for a custom preprocess.*crop the "
                                          "image square first"):
-        invariance(ex, _square(width=24), transforms=("rotate",))
+        invariance_curves(ex, _square(width=24), transforms=("rotate",))
     # Square images and the other transforms are fine; the fill is neutral gray (the mean is unknown).
-    result = invariance(ex, _square(), transforms={"rotate": [90.0]})
+    result = invariance_curves(ex, _square(), transforms={"rotate": [90.0]})
     assert result.fill == (128, 128, 128)
     np.testing.assert_array_equal(result.curves["rotate"].distance["pool"], [0.0])
     with pytest.raises(ModelError, match="not the model's input tensor"):
-        invariance(ex, torch.zeros(1, 16, 16), transforms=("translate",))
+        invariance_curves(ex, torch.zeros(1, 16, 16), transforms=("translate",))
 
 
 def test_bad_requests_name_the_fix():
     ex = _explorer()
     with pytest.raises(ValueError, match="unknown transform 'shear'; choose from translate, scale, rotate"):
-        invariance(ex, _square(), transforms=("shear",))
+        invariance_curves(ex, _square(), transforms=("shear",))
     with pytest.raises(ValueError, match="scale factors must be positive, not 0.0"):
-        invariance(ex, _square(), transforms={"scale": [1.0, 0.0]})
+        invariance_curves(ex, _square(), transforms={"scale": [1.0, 0.0]})
     with pytest.raises(KeyError, match="target 5 is not a class"):
-        invariance(ex, _square(), transforms={"translate": [0]}, target=5)
+        invariance_curves(ex, _square(), transforms={"translate": [0]}, target=5)
     with pytest.raises(KeyError, match="unknown layer"):
-        invariance(ex, _square(), transforms={"translate": [0]}, layers=["nope"])
+        invariance_curves(ex, _square(), transforms={"translate": [0]}, layers=["nope"])
 
 
 def test_default_sweeps_are_the_papers():
@@ -165,13 +170,13 @@ def test_default_sweeps_are_the_papers():
 def test_progress_cancel_and_no_images():
     ex = _explorer()
     seen = []
-    result = invariance(ex, _square(), transforms={"translate": [0, 1, 2, 3, 4]}, batch_size=2, keep_images=False,
+    result = invariance_curves(ex, _square(), transforms={"translate": [0, 1, 2, 3, 4]}, batch_size=2, keep_images=False,
                         progress=lambda done, total: seen.append((done, total)))
     assert seen == [(0, 5), (2, 5), (4, 5), (5, 5)] and result.curves["translate"].images is None
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(Cancelled, match="invariance was cancelled"):
-        invariance(ex, _square(), transforms=("translate",), cancel=cancel)
+        invariance_curves(ex, _square(), transforms=("translate",), cancel=cancel)
 
 
 @pytest.mark.slow
@@ -181,7 +186,7 @@ def test_default_model_sweep():
 
     ex = Explorer(load_model())
     photo = imagenet_photos()[0]
-    result = invariance(ex, photo.path, transforms={"translate": [-60, 0, 60], "rotate": [0, 180]},
+    result = invariance_curves(ex, photo.path, transforms={"translate": [-60, 0, 60], "rotate": [0, 180]},
                         target=photo.label)
     assert result.layers == ["features.0", "features.12"]
     assert result.target == photo.label and result.canonical.shape == (227, 227, 3)

@@ -14,7 +14,7 @@ from torch import nn
 
 from cnnviz_widget import Explorer, ImagePreprocess
 from cnnviz_widget.engine.incremental import PatchedBatch
-from cnnviz_widget.engine.occlusion import occluder_positions, occlusion
+from cnnviz_widget.engine.occlusion import occluder_positions, occlusion_maps
 from cnnviz_widget.engine.progress import Cancelled
 
 GRAY4 = ImagePreprocess(size=4, resize=None, mean=(0.0,), std=(1.0,), channel_order="L")
@@ -54,7 +54,7 @@ def _softmax(total, k=0):
 def test_hand_checked_maps_of_a_summing_net(incremental):
     # 2×2 occluder, stride 2, fill 0 (the mean of this preprocessing): the four blocks.
     #   total activation = 32 − block sum: blocks 36, 0, 0, −4  →  [[−4, 32], [32, 36]]
-    maps = occlusion(_explorer(SumNet()), X, size=2, stride=2, layer="conv", channel=0, incremental=incremental)
+    maps = occlusion_maps(_explorer(SumNet()), X, size=2, stride=2, layer="conv", channel=0, incremental=incremental)
     assert maps.shape == (2, 2)
     assert maps.tops.tolist() == [0, 2] and maps.lefts.tolist() == [0, 2]
     np.testing.assert_array_equal(maps.activation, np.array([[-4.0, 32.0], [32.0, 36.0]], dtype=np.float32))
@@ -70,19 +70,19 @@ def test_hand_checked_maps_of_a_summing_net(incremental):
 
 def test_unit_position_and_chosen_class():
     # The unit at (0, 0) of the conv is x[0,0] = 9; only the top-left occluder hides it.
-    maps = occlusion(_explorer(SumNet()), X, size=2, stride=2, layer="conv", channel=0, position=(0, 0), target=1)
+    maps = occlusion_maps(_explorer(SumNet()), X, size=2, stride=2, layer="conv", channel=0, position=(0, 0), target=1)
     np.testing.assert_array_equal(maps.activation, [[0.0, 9.0], [9.0, 9.0]])
     assert maps.position == (0, 0) and maps.target == 1 and maps.target_label == "no"
     np.testing.assert_allclose(maps.probability, _softmax([[-4.0, 32.0], [32.0, 36.0]], 1), rtol=1e-6)
     # "max": the strongest unit of the unoccluded image is the first 9 (arg-max takes the first).
-    assert occlusion(_explorer(SumNet()), X, size=2, stride=2, layer="conv", position="max").position == (0, 0)
+    assert occlusion_maps(_explorer(SumNet()), X, size=2, stride=2, layer="conv", position="max").position == (0, 0)
 
 
 def test_last_window_is_cut_at_the_border_and_every_pixel_is_covered():
     # size 3, stride 2 on 4 px: ceil((4 − 3) / 2) + 1 = 2 windows, at 0 and 2; the second is [2, 4), cut from [2, 5).
     assert occluder_positions(4, 3, 2).tolist() == [0, 2]
     assert occluder_positions(227, 48, 16).tolist() == list(range(0, 193, 16))
-    maps = occlusion(_explorer(SumNet()), X, size=3, stride=2, layer="conv", channel=0)
+    maps = occlusion_maps(_explorer(SumNet()), X, size=3, stride=2, layer="conv", channel=0)
     assert maps.box(1, 1) == (2, 2, 4, 4) and maps.box(0, 1) == (0, 2, 3, 4)
     # [0,3)×[0,3) holds four 9s and one −1: 32 − 35 = −3; [0,3)×[2,4) holds four 0s and two −1s: 32 + 2 = 34;
     # [2,4)×[2,4) holds four −1s: 32 + 4 = 36.
@@ -92,7 +92,7 @@ def test_last_window_is_cut_at_the_border_and_every_pixel_is_covered():
 
 
 def test_occluded_image_and_per_pixel_spread():
-    maps = occlusion(_explorer(SumNet()), X, size=2, stride=1, layer="conv", channel=0, fill=5.0)
+    maps = occlusion_maps(_explorer(SumNet()), X, size=2, stride=1, layer="conv", channel=0, fill=5.0)
     assert maps.shape == (3, 3) and maps.fill == (5.0,)
     expected = X.clone()
     expected[:, 1:3, 2:4] = 5.0
@@ -110,12 +110,12 @@ def test_occluded_image_and_per_pixel_spread():
 def test_fill_is_the_preprocessing_mean():
     # Model space 0 is the mean for every ImagePreprocess; a custom preprocessing gets the image's own mean.
     ex = _explorer(SumNet())
-    assert occlusion(ex, X, size=2, stride=2).fill == (0.0,)
+    assert occlusion_maps(ex, X, size=2, stride=2).fill == (0.0,)
     custom = Explorer(SumNet(), preprocess=lambda image: torch.as_tensor(image, dtype=torch.float32).reshape(1, 4, 4),
                       labels=["yes", "no"], input_size=4)
-    assert occlusion(custom, X, size=2, stride=2).fill == (2.0,)  # 32 / 16
+    assert occlusion_maps(custom, X, size=2, stride=2).fill == (2.0,)  # 32 / 16
     caffe = Explorer(SumNet3(), preprocess=ImagePreprocess.caffe(size=8, resize=8))
-    assert occlusion(caffe, np.full((8, 8, 3), 200, np.uint8), size=4, stride=4).fill == (0.0, 0.0, 0.0)
+    assert occlusion_maps(caffe, np.full((8, 8, 3), 200, np.uint8), size=4, stride=4).fill == (0.0, 0.0, 0.0)
 
 
 class SumNet3(nn.Module):
@@ -135,27 +135,27 @@ class SumNet3(nn.Module):
 ])
 def test_bad_occluders_are_refused_with_the_fix(size, stride, match):
     with pytest.raises(ValueError, match=match):
-        occlusion(_explorer(SumNet()), X, size=size, stride=stride)
+        occlusion_maps(_explorer(SumNet()), X, size=size, stride=stride)
 
 
 def test_bad_target_layer_and_caller():
     ex = _explorer(SumNet())
     with pytest.raises(KeyError, match="target 7 is not a class of this model"):
-        occlusion(ex, X, size=2, stride=2, target=7)
+        occlusion_maps(ex, X, size=2, stride=2, target=7)
     with pytest.raises(KeyError, match="unknown layer 'conv2'"):
-        occlusion(ex, X, size=2, stride=2, layer="conv2")
+        occlusion_maps(ex, X, size=2, stride=2, layer="conv2")
     with pytest.raises(KeyError, match="channel 3 is outside layer 'conv'"):
-        occlusion(ex, X, size=2, stride=2, layer="conv", channel=3)
+        occlusion_maps(ex, X, size=2, stride=2, layer="conv", channel=3)
     with pytest.raises(TypeError, match=r"Explorer \(Explorer\(model\)\)"):
-        occlusion(SumNet(), X)
+        occlusion_maps(SumNet(), X)
     with pytest.raises(ValueError, match="fill needs 1 or 1 values"):
-        occlusion(ex, X, size=2, stride=2, fill=(1.0, 2.0))
+        occlusion_maps(ex, X, size=2, stride=2, fill=(1.0, 2.0))
 
 
 def test_progress_and_cancel():
     ex = _explorer(SumNet())
     seen = []
-    occlusion(ex, X, size=1, stride=1, batch_size=5, progress=lambda done, total: seen.append((done, total)))
+    occlusion_maps(ex, X, size=1, stride=1, batch_size=5, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(0, 16), (5, 16), (10, 16), (15, 16), (16, 16)]
     cancel = threading.Event()
 
@@ -164,7 +164,7 @@ def test_progress_and_cancel():
             cancel.set()
 
     with pytest.raises(Cancelled, match="occlusion was cancelled"):
-        occlusion(ex, X, size=1, stride=1, batch_size=5, progress=stop_after_first, cancel=cancel)
+        occlusion_maps(ex, X, size=1, stride=1, batch_size=5, progress=stop_after_first, cancel=cancel)
 
 
 class SmallCNN(nn.Module):
@@ -192,7 +192,7 @@ def test_probability_map_equals_captum_occlusion(size, stride):
     ex = Explorer(model, preprocess=RGB20)
     torch.manual_seed(0)
     x = torch.randn(3, 20, 20)
-    maps = occlusion(ex, x, size=size, stride=stride, target=2)
+    maps = occlusion_maps(ex, x, size=size, stride=stride, target=2)
 
     def prob(batch):
         return torch.softmax(model(batch), dim=1)
@@ -267,8 +267,8 @@ def test_default_model_incremental_equals_plain_and_captum():
 
     ex = Explorer(load_model())
     x = ex.prepare(sample_photos()[0].path)
-    maps = occlusion(ex, x, size=57, stride=34, layer="features.5")
-    plain = occlusion(ex, x, size=57, stride=34, layer="features.5", incremental=False)
+    maps = occlusion_maps(ex, x, size=57, stride=34, layer="features.5")
+    plain = occlusion_maps(ex, x, size=57, stride=34, layer="features.5", incremental=False)
     assert maps.shape == (6, 6) and maps.target_label == "Egyptian cat"
     np.testing.assert_allclose(maps.probability, plain.probability, atol=1e-5)
     np.testing.assert_allclose(maps.activation, plain.activation, rtol=1e-5)

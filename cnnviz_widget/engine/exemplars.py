@@ -35,6 +35,10 @@ from .topk import EMPTY, histogram_edges, merge_states
 __all__ = ["Exemplar", "Exemplars", "LayerStats"]
 
 Box = tuple[int, int, int, int]
+#: Units whose patches and projections :meth:`Exemplars.atlas` remembers, and the bytes they may take: a deep
+#: layer's projections are large (a 207×207 box is 0.5 MB each), so paging through its units must not pile them up.
+_CACHE_UNITS = 512
+_CACHE_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -326,9 +330,13 @@ class Exemplars:
             for c, exemplars in self._compute(layer, missing, rule, seed, images_per_batch, units_per_batch).items():
                 result[c] = exemplars
                 self._cache[(layer, c, rule, seed)] = exemplars
-            while len(self._cache) > 512:
+            while len(self._cache) > 1 and (len(self._cache) > _CACHE_UNITS or self._cached_bytes() > _CACHE_BYTES):
                 self._cache.popitem(last=False)
         return {c: result[c] for c in wanted}
+
+    def _cached_bytes(self) -> int:
+        return sum(e.projection.numel() * e.projection.element_size() + e.patch.nbytes
+                   for exemplars in self._cache.values() for e in exemplars)
 
     @staticmethod
     def _box(info: Any, position: tuple[int, ...], size: tuple[int, int]) -> Box:

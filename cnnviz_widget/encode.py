@@ -39,8 +39,8 @@ from PIL import Image, ImageOps
 
 __all__ = [
     "COLORMAPS", "Atlas", "FilterSheet", "activation_atlas", "activation_map", "channel_stats", "colorize",
-    "colormap_lut", "crop_box", "encode_codes", "filter_sheet", "png", "projection_pixels", "raw", "thumbnail_sheet",
-    "to_pil",
+    "colormap_lut", "crop_box", "encode_codes", "exemplar_tiles", "filter_sheet", "png", "projection_pixels", "raw",
+    "thumbnail_sheet", "to_pil",
 ]
 
 #: Colour maps as ``(code, (r, g, b))`` stops, interpolated linearly between stops. ``js/src/colormap.js`` holds
@@ -355,3 +355,44 @@ def thumbnail_sheet(images: Sequence[Image.Image], size: int = 64) -> tuple[byte
         return png(np.zeros((size, size, 3), dtype=np.uint8)), 1
     cols = min(len(images), 8)
     return png(tile_sheet(np.stack([thumbnail(img, size) for img in images]), cols)), cols
+
+
+# --------------------------------------------------------------------------------------------------- exemplars
+#: A unit's dataset exemplars (each a receptive-field patch and its projection) are shown at most this many pixels a
+#: side: in the unit card's top-9 panel, and in the layer atlas, where one page holds many units.
+TOP9_TILE = 96
+LAYER_ATLAS_TILE = 32
+
+
+def fit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """``(height, width)`` itself when it fits in ``max_side``, else shrunk to it with the aspect ratio kept."""
+    scale = min(1.0, max_side / max(height, width, 1))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _shrink(tile: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An H×W×3 ``uint8`` tile at ``size`` ``(h, w)``: the mean of the pixels each output pixel covers."""
+    if tile.shape[:2] == size:
+        return tile
+    return np.asarray(Image.fromarray(tile).resize((size[1], size[0]), Image.Resampling.BOX), dtype=np.uint8)
+
+
+def exemplar_tiles(patches: Sequence[np.ndarray], projections: Sequence[torch.Tensor], channel_order: str = "RGB",
+                   max_side: int = TOP9_TILE) -> tuple[np.ndarray, np.ndarray]:
+    """A unit's exemplars as display tiles, ``(patches, projections)``, each ``uint8 [N, h, w, 3]``.
+
+    Args:
+        patches: the receptive fields as the model saw them (``Exemplar.patch``, ``uint8 [h, w, 3]``, one size).
+        projections: the unit projected onto each (``Exemplar.projection``, ``[C, h, w]`` in the model's input
+            space), each centred on gray and normalised on its own (:func:`projection_pixels`), as the paper's
+            Figure 2 shows them.
+        channel_order: the model's input channel order (projections are shown in RGB).
+        max_side: tiles larger than this are shrunk to it (the mean of the pixels each tile pixel covers).
+    """
+    if len(patches) != len(projections):
+        raise ValueError(f"{len(patches)} patches but {len(projections)} projections")
+    if not patches:
+        return np.zeros((0, 1, 1, 3), np.uint8), np.zeros((0, 1, 1, 3), np.uint8)
+    size = fit_size(*patches[0].shape[:2], max_side)
+    return (np.stack([_shrink(np.asarray(p, dtype=np.uint8), size) for p in patches]),
+            np.stack([_shrink(projection_pixels(p, channel_order), size) for p in projections]))

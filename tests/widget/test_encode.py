@@ -224,3 +224,20 @@ def test_front_end_colour_maps_equal_these():
     assert sorted(js) == sorted(encode.COLORMAPS)
     for name, table in js.items():
         assert table == encode.colormap_lut(name).reshape(-1).tolist(), name
+
+
+def test_exemplar_tiles_keep_small_boxes_and_shrink_large_ones_to_the_mean():
+    assert (encode.fit_size(3, 3, 96), encode.fit_size(207, 207, 96), encode.fit_size(100, 50, 40)) == (
+        (3, 3), (96, 96), (40, 20))
+    blocks = np.kron(np.arange(4, dtype=np.uint8).reshape(2, 2) * 60, np.ones((4, 4), np.uint8))  # 2×2 blocks of 4 px
+    patch = np.stack([blocks, blocks + 1, blocks + 2], axis=-1)  # 8×8×3
+    weak, strong = torch.zeros(3, 8, 8), torch.zeros(3, 8, 8)
+    weak[0, :4, :4], strong[2, 4:, 4:] = 0.01, -50.0  # each projection is normalised on its own
+    patches, projections = encode.exemplar_tiles([patch, patch], [weak, strong], max_side=2)
+    assert patches.shape == projections.shape == (2, 2, 2, 3)
+    assert patches[0, :, :, 0].tolist() == [[0, 60], [120, 180]] and patches[0, 1, 1].tolist() == [180, 181, 182]
+    assert projections[0, 0, 0].tolist() == [255, 128, 128] and projections[1, 1, 1].tolist() == [128, 128, 1]
+    assert projections[0, 1, 1].tolist() == [128, 128, 128]
+    same, _ = encode.exemplar_tiles([patch], [weak], max_side=96)
+    assert np.array_equal(same[0], patch)  # small enough: the pixels themselves
+    assert encode.exemplar_tiles([], [])[0].shape == (0, 1, 1, 3)

@@ -20,7 +20,9 @@ The protocol with the front end (``js/src/``), in one place:
     selection, so stale answers to rapid clicks are dropped.
   - ``filters``: the first convolution's weights (:class:`.encode.FilterSheet`) plus ``layer``.
   - ``gallery``: ``{names, png, tile, cols}`` — thumbnails of the sample photos.
-  - ``top9``: empty until the mining panel fills it.
+  - ``top9``, ``layer_atlas``, ``mining``: the dataset exemplars (the paper's Figure 2): the selected unit's
+    top-9, a page of the layer atlas (selected by ``layer_atlas_open`` and ``layer_atlas_page``), and where they
+    come from — see :mod:`.exemplar_panels`, which also answers the commands ``exemplar`` and ``mining``.
   - ``busy`` (bool) while the kernel computes; ``error`` (str, ``""`` = none) for the banner.
 * **Commands** — custom messages from the front end: ``{"type": "upload", "name": str}`` with the file's bytes
   as one buffer, and ``{"type": "sample", "index": int}``. Both answer by changing the results above.
@@ -43,8 +45,10 @@ from torch import nn
 
 from . import encode
 from .engine import DEFAULT_MODEL, RULES, Explorer, ModelSpec, load_image, load_model
+from .engine.exemplars import Exemplars
 from .engine.samples import sample_photos
 from .errors import CNNVizError, ImageError, LayerError, unknown_name
+from .exemplar_panels import ExemplarPanels
 
 __all__ = ["CNNViz"]
 
@@ -82,7 +86,7 @@ def _default_name(source: Any) -> str:
     return "image"
 
 
-class CNNViz(anywidget.AnyWidget):
+class CNNViz(ExemplarPanels, anywidget.AnyWidget):
     """See what a CNN has learned: activations, deconvnet projections and filters, clickable, in Jupyter.
 
     Example::
@@ -102,6 +106,8 @@ class CNNViz(anywidget.AnyWidget):
         preprocess, labels: passed to :func:`~cnnviz_widget.load_model` for an ``nn.Module``.
         gallery: images offered in the gallery (paths, PIL images or ``(name, image)`` pairs); default: the
             sample photos that ship with the installed packages.
+        exemplars: dataset exemplars to show (a cache folder written by ``cnnviz mine``, or a mined result);
+            see :meth:`load_exemplars`, and :meth:`mine` to mine them from the widget.
 
     Raises:
         TypeError: an unknown keyword (the message lists the valid ones).
@@ -134,7 +140,6 @@ class CNNViz(anywidget.AnyWidget):
     unit = traitlets.Dict().tag(sync=True)
     filters = traitlets.Dict().tag(sync=True)
     gallery = traitlets.Dict().tag(sync=True)
-    top9 = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
@@ -151,11 +156,12 @@ class CNNViz(anywidget.AnyWidget):
         preprocess: Callable[[Any], torch.Tensor] | None = None,
         labels: Sequence[str] | None = None,
         gallery: Sequence[Any] | None = None,
+        exemplars: str | Path | Exemplars | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
             valid = ("model", "image", "layer", "channel", "position", "rule", "sort_by", "preprocess", "labels",
-                     "gallery")
+                     "gallery", "exemplars")
             raise TypeError(
                 f"CNNViz() got unknown keyword{'s' if len(unknown) > 1 else ''} "
                 f"{', '.join(repr(k) for k in unknown)}; valid keywords: {', '.join(valid)}"
@@ -203,6 +209,9 @@ class CNNViz(anywidget.AnyWidget):
                 self.set_image(Image.new("RGB", (width, height), (128, 128, 128)), name="gray")
         else:
             self.set_image(image)
+        self._start_exemplar_panels()
+        if exemplars is not None:
+            self.load_exemplars(exemplars)
 
     # ------------------------------------------------------------------------------------------ public
     @property

@@ -19,7 +19,9 @@ import { h } from "./dom.js";
 import { filtersGrid } from "./filters-grid.js";
 import { inputPanel } from "./input-panel.js";
 import { keyboard } from "./keyboard.js";
+import { layerAtlasPanel } from "./layer-atlas.js";
 import { layerPicker } from "./layer-picker.js";
+import { miningStatus } from "./mining.js";
 import { busyIndicator, errorBanner } from "./status.js";
 import { unitCard } from "./unit-card.js";
 
@@ -43,11 +45,13 @@ function render({ model, el }) {
   const grid = activationGrid(ctx);
   const removeKeys = keyboard(ctx, grid);
   root.append(
-    h("header", { className: "cnnviz-header" }, [name, layerPicker(ctx), busyIndicator(ctx).el]),
+    h("header", { className: "cnnviz-header" }, [name, layerPicker(ctx), miningStatus(ctx).el,
+      busyIndicator(ctx).el]),
     errorBanner(ctx).el,
     h("div", { className: "cnnviz-main" }, [
       h("div", { className: "cnnviz-column cnnviz-column--side" }, [inputPanel(ctx).el, filtersGrid(ctx).el]),
-      h("div", { className: "cnnviz-column cnnviz-column--main" }, [grid.el, unitCard(ctx).el]),
+      h("div", { className: "cnnviz-column cnnviz-column--main" }, [grid.el, unitCard(ctx).el,
+        layerAtlasPanel(ctx).el]),
     ]),
   );
   el.replaceChildren(root);

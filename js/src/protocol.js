@@ -100,3 +100,24 @@ export function selectionChanges(model, changes) {
   }
   return out;
 }
+
+/**
+ * Whether a top-9 answer's stamp (`top9.request`) answers `selection`: it depends on the unit and the rule, not on
+ * the image or the position.
+ * @param {{layer?: string, channel?: number, rule?: string}|null|undefined} request
+ * @param {Selection} selection
+ */
+export function top9Answers(request, selection) {
+  return !!request && request.layer === selection.layer && request.channel === selection.channel
+    && request.rule === selection.rule;
+}
+
+/**
+ * Whether a layer-atlas page's stamp (`layer_atlas.request`) answers the current layer, page, rule and order.
+ * @param {{layer?: string, page?: number, rule?: string, sort_by?: string}|null|undefined} request
+ * @param {{get: (key: string) => any}} model
+ */
+export function layerAtlasAnswers(request, model) {
+  return !!request && request.layer === model.get("layer") && request.page === model.get("layer_atlas_page")
+    && request.rule === model.get("rule") && request.sort_by === model.get("sort_by");
+}

@@ -2,7 +2,9 @@
 
 Runs ``notebooks/01-tour.ipynb`` top to bottom, then drives the first view of its widget like a user: a click on
 a tile paints the projection and reaches a Python observer; an uploaded photo changes the predictions; a corrupt
-upload shows the banner and the previous image stays. Screenshots go to ``test-artifacts/``.
+upload shows the banner and the previous image stays. In JupyterLab, the top-9 exemplars the tour mined: painted for
+the selected unit, a click on one opens its photo; the layer atlas shows a page of units. Screenshots go to
+``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -98,10 +100,38 @@ def user_flow(page, server, notebook: str, app: str, tmp_path: Path) -> None:
     jupyter_driver.screenshot(page, f"{app}-tour-error")
 
 
+def exemplars_flow(page) -> None:
+    """The tour has mined the sample photos: the selected unit's top-9 is painted; a click on one opens its photo."""
+    root = page.locator(".cnnviz-root").first
+    top9 = root.locator("[data-testid=top9]")
+    # the first exemplar that is not the current image (opening that one would change nothing)
+    info = json.loads(jupyter_driver.kernel_exec(page, (
+        "w.wait_exemplars(120); import json; t = w.top9; "
+        "other = next(e for e in t['exemplars'] if w.exemplars.image(e['index']) != w.image); "
+        "print(json.dumps({'request': t['request'], 'count': t['count'], 'mining': w.mining['state'], "
+        "'atlas': len(w.layer_atlas['channels']), 'rank': other['rank'], 'name': other['id']}))")))
+    assert info["mining"] == "complete" and info["count"] == 9
+    request = info["request"]
+    page.wait_for_function("([el, key]) => el.dataset.request === key && el.dataset.state === 'ready'", arg=[
+        top9.element_handle(), f"{request['layer']}|{request['channel']}|{request['rule']}"], timeout=60_000)
+    assert top9.locator("[data-testid=top9-patch]:not(.cnnviz-top9-cell--empty)").count() == 9
+    assert root.locator("[data-testid=mining-text]").inner_text().startswith("exemplars: ")
+    root.locator("[data-testid=atlas-unit]").first.wait_for(timeout=60_000)
+    assert root.locator("[data-testid=atlas-unit]").count() == info["atlas"] == 16
+    top9.scroll_into_view_if_needed()
+    jupyter_driver.screenshot(page, "lab-tour-top9")
+
+    top9.locator(f"[data-testid=top9-patch][data-rank='{info['rank']}']").click()
+    page.wait_for_function("([el, name]) => el.textContent === name", arg=[
+        root.locator("[data-testid=image-name]").element_handle(), info["name"]], timeout=60_000)
+    assert kernel_state(page)["name"] == info["name"]
+
+
 def test_tour_in_jupyterlab(jupyter, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         user_flow(page, jupyter, "01-tour.ipynb", "lab", tmp_path)
+        exemplars_flow(page)
     finally:
         page.close()
 

@@ -248,6 +248,13 @@ class ExemplarPanels(traitlets.HasTraits):
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         return self._worker.wait(left)
 
+    def close(self) -> None:
+        """Close the widget; a running mining pass stops after its current batch (mining again resumes it)."""
+        miner = getattr(self, "_miner", None)
+        if miner is not None and miner.running:
+            miner.cancel()
+        super().close()  # type: ignore[misc]
+
     # ------------------------------------------------------------------------------------------ setup
     def _start_exemplar_panels(self) -> None:
         """Set up once (from ``CNNViz.__init__``, or the first verb called)."""

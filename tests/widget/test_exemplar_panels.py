@@ -286,6 +286,9 @@ def test_a_pass_already_running_and_a_bad_dataset_are_refused(w, tmp_path):
         w.load_exemplars(tmp_path)
     miner.cancel()  # from Python, on the miner w.mine returned
     assert w.wait_exemplars(60) and w.mining["state"] == "cancelled"
+    again = w.mine(data, layers=["0"], batch_size=2)
+    w.close()  # a closed widget does not mine on
+    assert w.wait_exemplars(60) and not again.running and not again.wait().complete
 
 
 # --------------------------------------------------------------------------------------------- caches

@@ -57,11 +57,8 @@ from .engine.exemplars import Exemplars
 from .engine.mining import Miner
 from .errors import CNNVizError
 
-__all__ = ["MINED_KINDS", "ExemplarPanels"]
+__all__ = ["ExemplarPanels"]
 
-#: The layers ``CNNViz.mine`` mines by default: those whose units the unit card is about. Activations and pools
-#: repeat the layer before them (a ReLU or a max-pool keeps which image excites a unit most).
-MINED_KINDS = ("conv", "block", "linear")
 #: Units on one page of the layer atlas.
 LAYER_ATLAS_PAGE = 16
 _PROGRESS_EVERY = 0.25  # seconds between progress updates sent to the front end
@@ -167,7 +164,7 @@ class ExemplarPanels(traitlets.HasTraits):
         Args:
             data: anything :func:`~cnnviz_widget.engine.datasets.open_dataset` reads: a folder of images,
                 ``"demo"`` (the photos that ship with the installed packages), a list, a torch ``Dataset``.
-            layers: layer names (default: every convolution, block and linear layer — see :data:`MINED_KINDS`).
+            layers: layer names (default: every convolution, block and linear layer — :data:`~.engine.mining.MINED_KINDS`).
             k: exemplars per unit.
             batch_size: images per forward pass.
             cache_dir: where checkpoints and the result go. Default: a temporary folder kept while the widget
@@ -187,8 +184,6 @@ class ExemplarPanels(traitlets.HasTraits):
             raise CNNVizError("a mining pass is already running — cancel it first (the widget's cancel button, or "
                               "w.mine(...).cancel() on the miner it returned)")
         ex = self.explorer  # type: ignore[attr-defined]
-        if layers is None:
-            layers = [info.name for info in ex.layers if info.kind in MINED_KINDS]
         if cache_dir is None:
             if self._session_dir is None:
                 self._session_dir = tempfile.TemporaryDirectory(prefix="cnnviz-mining-")

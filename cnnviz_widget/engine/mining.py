@@ -61,6 +61,9 @@ __all__ = ["MINING_VERSION", "Miner", "MiningProgress", "mine"]
 
 #: Bump whenever a change to this module could change a mined result: it is part of every cache key.
 MINING_VERSION = 1
+#: The layers mined by default: those whose units a unit card is about. Activations and pools repeat the layer
+#: before them (a ReLU or a max-pool keeps which image excites a unit most).
+MINED_KINDS = ("conv", "block", "linear")
 @dataclass(frozen=True)
 class MiningProgress:
     """Where a pass stands (this process's share of the dataset under ``torch.distributed``).
@@ -151,7 +154,7 @@ class Miner:
     Args:
         model: an :class:`~.explorer.Explorer`, a :class:`~.models.ModelSpec`, an ``nn.Module`` or a model name.
         data: anything :func:`~.datasets.open_dataset` takes (a folder, ``"demo"``, a list, a ``Dataset``).
-        layers: layer names (default: every convolution).
+        layers: layer names (default: every convolution, block and linear layer, :data:`MINED_KINDS`).
         k: exemplars per unit.
         batch_size: images per forward pass (a resumed pass keeps the one it started with).
         cache_dir: a folder for checkpoints and results (see :mod:`.cache`); ``None`` keeps everything in memory.
@@ -186,7 +189,7 @@ class Miner:
             raise CNNVizError(f"k must be a positive whole number of exemplars per unit, not {k!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise CNNVizError(f"batch_size must be a positive whole number, not {batch_size!r}")
-        names = list(layers) if layers is not None else [i.name for i in self.explorer.layers if i.kind == "conv"]
+        names = list(layers) if layers is not None else [i.name for i in self.explorer.layers if i.kind in MINED_KINDS]
         if not names:
             raise LayerError("no layers to mine — pass layers=[...] (see Explorer.layer_names)")
         self.layers: list[LayerInfo] = [self.explorer.layer(n) for n in dict.fromkeys(names)]

@@ -108,8 +108,8 @@ def _rows(result, layer, channel):
     return [(e.index, e.value, e.position) for e in result.top(layer, channel)]
 
 
-def test_default_layers_are_the_convolutions(result):
-    assert result.layer_names == ["conv1", "conv2"]
+def test_default_layers_are_convolutions_blocks_and_linear_layers(result):
+    assert result.layer_names == ["conv1", "conv2", "fc"]  # not the ReLU or the pool: they repeat conv1
     assert result.images == 8 and result.skipped == 0 and result.total == 8 and result.complete
 
 

@@ -13,6 +13,10 @@ Subcommands (one ``add_<name>_command`` function each, registered in :data:`COMM
 
   (Each torchrun process computes exactly the batches one process would; on CPUs the last bit of a convolution can
   depend on the thread count, so a bitwise comparison with one process needs the same ``OMP_NUM_THREADS``.)
+
+* ``cnnviz export`` — one self-contained HTML page of the widget (no Python needed to open it)::
+
+      cnnviz export --image cat.jpg --layers features.0 features.4 --exemplars cache/ --out atlas.html
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ def add_mine_command(subparsers: argparse._SubParsersAction) -> None:
                    help="'default' (pretrained), 'random', or a state-dict file (default: %(default)s)")
     p.add_argument("--data", required=True, help="a folder of images (searched recursively), or 'demo'")
     p.add_argument("--out", required=True, help="the cache folder (created if needed)")
-    p.add_argument("--layers", nargs="+", metavar="LAYER", help="layer names (default: every convolution)")
+    p.add_argument("--layers", nargs="+", metavar="LAYER", help="layer names (default: every convolution, block and linear layer)")
     p.add_argument("--k", type=int, default=9, help="exemplars per unit (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: %(default)s)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: %(default)s)")
@@ -100,8 +104,52 @@ def add_mine_command(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_mine)
 
 
+def _run_export(args: argparse.Namespace) -> int:
+    from .engine.models import load_model
+    from .widget import CNNViz
+
+    weights = {"default": "default", "random": None}.get(args.weights, args.weights)
+    spec = load_model(args.model, weights=weights)
+    widget = CNNViz(model=spec, image=args.image, rule=args.rules[0] if args.rules else "deconvnet")
+    if args.exemplars:
+        widget.load_exemplars(args.exemplars)
+    report = widget.to_html(args.out, layers=args.layers, rules=args.rules, positions=args.positions,
+                            lossless=args.lossless, quality=args.quality, max_side=args.max_side, title=args.title,
+                            progress=not args.quiet)
+    print(report)
+    return 0
+
+
+def add_export_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export", help="write one self-contained HTML page of the widget, to open without Python",
+        description="Write the widget for one image as a single HTML file — front end, state and pictures inline, no "
+                    "CDN, no kernel — in which the activation grids, unit cards, projections and (with --exemplars) "
+                    "top-9 panels of the exported layers stay clickable. Opens offline from a file.")
+    p.add_argument("--model", default="squeezenet1_1",
+                   help="squeezenet1_1 (offline ImageNet weights, the default) or a torchvision model name")
+    p.add_argument("--weights", default="default",
+                   help="'default' (pretrained), 'random', or a state-dict file (default: %(default)s)")
+    p.add_argument("--image", help="the image shown (default: the first sample photo)")
+    p.add_argument("--layers", nargs="+", metavar="LAYER", help="layers to export (default: all)")
+    p.add_argument("--rules", nargs="+", choices=("deconvnet", "guided", "gradient"), metavar="RULE",
+                   help="projection rules to precompute: deconvnet, guided, gradient (default: deconvnet)")
+    p.add_argument("--positions", nargs="+", choices=("max", "map"), default=["max"], metavar="POSITION",
+                   help="max (each unit at its strongest location) and/or map (its whole map) (default: max)")
+    p.add_argument("--exemplars", metavar="CACHE_DIR",
+                   help="a cache folder written by `cnnviz mine` for this model: adds the top-9 panels")
+    p.add_argument("--lossless", action="store_true", help="PNG projections (exact pixels, about 5x larger)")
+    p.add_argument("--quality", type=int, default=80, help="WebP quality of projections, 1-100 (default: %(default)s)")
+    p.add_argument("--max-side", type=int, default=128, metavar="PIXELS",
+                   help="shrink larger projections to this side when not --lossless (default: %(default)s)")
+    p.add_argument("--title", help="the page title (default: model and image names)")
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_export)
+
+
 #: Every subcommand's registration function, in the order ``cnnviz --help`` lists them.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mine_command]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mine_command, add_export_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,11 @@ The protocol with the front end (``js/src/``), in one place:
   - ``busy`` (bool) while the kernel computes; ``error`` (str, ``""`` = none) for the banner.
 * **Commands** — custom messages from the front end: ``{"type": "upload", "name": str}`` with the file's bytes
   as one buffer, and ``{"type": "sample", "index": int}``. Both answer by changing the results above.
+  ``{"type": "frame", "seq": int, "camera": str, "taken": ms}`` with a camera frame (JPEG) as one buffer: the new
+  image, then the message ``{"type": "frame_done", "seq", "camera"}`` back (that camera sends its next frame only
+  then; ``js/src/frame-gate.js``). ``{"type": "save_unit", "id"}``: the message ``{"type": "unit_png", "name", "id"}``
+  back with the unit card (:meth:`CNNViz.unit_card`) as one PNG buffer. The HTML export (:mod:`.export`) answers
+  none of these: it has no kernel.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import numpy as np
 import torch
 import traitlets
 from PIL import Image
@@ -231,6 +237,64 @@ class CNNViz(ExemplarPanels, anywidget.AnyWidget):
         finally:
             self._incoming_name = None
 
+    def unit_card(self) -> encode.UnitCard:
+        """The selected unit as one picture for slides and handouts: its name, the input with its receptive field, its
+        activation map, its projection and image patch, and its top-9 exemplars (projections and patches) when they
+        have been mined. ``.image`` is a PIL image, ``.png()`` its bytes; :meth:`save_unit` writes it."""
+        self.wait_exemplars()
+        self._refresh(busy=False)
+        unit, picture, info = self.unit, self.picture, self.model_info
+        request = unit.get("request") or {}
+        if request.get("image") != picture.get("id"):
+            raise CNNVizError("the selected unit could not be computed (see the error banner) — select another one")
+        stats = unit["stats"]
+        where = (f"at ({unit['location'][0]}, {unit['location'][1]}) of its map" if unit.get("location")
+                 else "over its whole map")
+        value = f" · value there {stats['value']:.3g}" if stats.get("value") is not None else ""
+        lines = [f"{request['rule']} projection {where}{value}",
+                 f"max {stats['max']:.3g} · mean {stats['mean']:.3g} · active {100 * stats['fraction_active']:.3g}%"
+                 f" · image: {picture.get('name', '')}"]
+        top9 = None
+        mined = self.top9
+        if (mined.get("state") == "ready" and mined.get("request") == {
+                "layer": request["layer"], "channel": request["channel"], "rule": request["rule"]}):
+            top9 = tuple(encode.sheet_tiles(mined[name], mined["count"], mined["cols"], mined["tile"])
+                         for name in ("projections", "patches"))
+            lines.append(f"top-{mined['k']} of {mined['stats']['images']} dataset images")
+        return encode.unit_card(
+            title=f"{info.get('name', 'model')} · {request['layer']} · channel {request['channel']}", lines=lines,
+            picture=np.asarray(encode.to_pil(picture["png"])), field=unit.get("field"), crop=unit.get("crop"),
+            activation=unit["map"], projection=np.asarray(encode.to_pil(unit["projection"])), top9=top9)
+
+    def save_unit(self, path: str | Path | None = None) -> Path:
+        """Write the selected unit's card (:meth:`unit_card`) as a PNG; returns its path (default: a name like
+        ``squeezenet1_1-features.6-channel12.png`` in the current folder). The widget's download button saves the same
+        picture from the browser."""
+        target = Path(path) if path is not None else Path(self._unit_file_name())
+        target.write_bytes(self.unit_card().png())
+        return target
+
+    def _unit_file_name(self) -> str:
+        name = f"{self.model_info.get('name', 'model')}-{self.layer}-channel{self.channel}"
+        return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) + ".png"
+
+    def to_html(self, path: str | Path, *, layers: Sequence[str] | None = None, rules: Sequence[str] | None = None,
+                **options: Any) -> Any:
+        """Save the widget as one self-contained HTML page that opens without Python (a handout, a slide, a web
+        page): the grids, unit cards, projections and — when exemplars were mined — top-9 panels of ``layers``
+        stay clickable. Returns an :class:`~cnnviz_widget.export.ExportReport` (path, size, counts).
+
+        Example::
+
+            w.to_html("atlas.html", layers=["features.0", "features.4", "features.7"])
+
+        See :func:`cnnviz_widget.export.export_html` for ``rules``, ``positions``, ``lossless``, ``quality``,
+        ``title`` and ``progress``.
+        """
+        from .export import export_html
+
+        return export_html(self, path, layers=layers, rules=rules, **options)
+
     # ------------------------------------------------------------------------------------------ setup
     @staticmethod
     def _make_explorer(model: Any, preprocess: Any, labels: Any) -> Explorer:
@@ -354,11 +418,27 @@ class CNNViz(ExemplarPanels, anywidget.AnyWidget):
                 if not 0 <= index < len(self._gallery):
                     raise ImageError(f"there is no sample photo {index}; the gallery has {len(self._gallery)}")
                 self.set_image(self._gallery[index][1], name=self._gallery[index][0])
+            elif kind == "frame":
+                self._on_frame(content, buffers)
+            elif kind == "save_unit":
+                card = self.unit_card()
+                self.send({"type": "unit_png", "name": self._unit_file_name(), "id": content.get("id")}, [card.png()])
+                return
             else:
                 return
             self.error = ""
         except CNNVizError as exc:
             self.error = str(exc)
+
+    def _on_frame(self, content: dict[str, Any], buffers: Sequence[Any]) -> None:
+        """A camera frame: shown as the new image; answered with ``frame_done`` whatever happens, as the front end
+        sends its next frame only then (``js/src/webcam.js``)."""
+        try:
+            if not buffers:
+                raise ImageError("a camera frame arrived without its pixels")
+            self.set_image(bytes(buffers[0]), name="camera")
+        finally:
+            self.send({"type": "frame_done", "seq": content.get("seq"), "camera": content.get("camera")})
 
     # ------------------------------------------------------------------------------------------ computing
     def _request(self) -> tuple:
@@ -386,10 +466,9 @@ class CNNViz(ExemplarPanels, anywidget.AnyWidget):
             self.busy = True
         try:
             if self._atlas_key != atlas_key:
-                atlas = encode.activation_atlas(self._activations(self.layer))
-                self._atlas_stats = atlas.stats
+                state, self._atlas_stats = self._atlas_state(self.layer)
                 self._atlas_key = atlas_key
-                self.atlas = {"image": self._image_id, "layer": self.layer, **atlas.to_state()}
+                self.atlas = state
             if self._unit_key != request:
                 state = self._units.get(request) or self._unit_state(request)
                 self._units[request] = state
@@ -406,27 +485,45 @@ class CNNViz(ExemplarPanels, anywidget.AnyWidget):
             if busy:
                 self.busy = False
 
-    def _unit_state(self, request: tuple) -> dict[str, Any]:
-        start = time.perf_counter()
-        image_id, layer, channel, position, rule = request
+    def _atlas_state(self, layer: str) -> tuple[dict[str, Any], Any]:
+        """The ``atlas`` result for ``layer`` on the current image, and its per-channel statistics."""
+        atlas = encode.activation_atlas(self._activations(layer))
+        return {"image": self._image_id, "layer": layer, **atlas.to_state()}, atlas.stats
+
+    def _unit_geometry(self, layer: str, channel: int, position: Any) -> tuple[Any, Any, Any]:
+        """Where the unit of ``position`` (``"max"``, ``"map"`` or ``(y, x)``) sits on the current image:
+        ``(location, field, crop)`` — its map position (``None``: the whole map), its receptive field and the part
+        of the input its card shows (``None`` without a location or traced geometry)."""
         ex = self._explorer
         info = ex.layer(layer)
-        fmap = self._activations(layer)[channel]
-        spatial = len(info.shape) > 1
-        if not spatial or position == "map":
+        if len(info.shape) == 1 or position == "map":
             location = None
         elif position == "max":
-            flat = int(torch.argmax(fmap))
-            location = divmod(flat, int(fmap.shape[-1]))
+            fmap = self._activations(layer)[channel]
+            location = divmod(int(torch.argmax(fmap)), int(fmap.shape[-1]))
         else:
             location = tuple(position)
-        project_start = time.perf_counter()
-        projection = ex.project(self._x, layer, channel, position=location, rule=rule)
-        project_ms = (time.perf_counter() - project_start) * 1e3
         field = None
         if location is not None and info.geometry is not None:
             field = list(ex.receptive_field(layer, location))
         crop = encode.crop_box(field, self._x.shape[1:]) if field is not None else None
+        return location, field, crop
+
+    def _unit_state(self, request: tuple, projection: torch.Tensor | None = None) -> dict[str, Any]:
+        """The ``unit`` result answering ``request``. ``projection``: the unit's projection when it is computed
+        already, cut to the card's crop (as ``Explorer.project_batch(..., boxes=[crop])`` returns it) — the HTML
+        export computes them in batches."""
+        start = time.perf_counter()
+        image_id, layer, channel, position, rule = request
+        ex = self._explorer
+        fmap = self._activations(layer)[channel]
+        location, field, crop = self._unit_geometry(layer, channel, position)
+        project_start = time.perf_counter()
+        box = None
+        if projection is None:
+            projection = ex.project(self._x, layer, channel, position=location, rule=rule)
+            box = crop
+        project_ms = (time.perf_counter() - project_start) * 1e3
         row = self._atlas_stats[channel] if self._atlas_key == (image_id, layer) else None
         if row is None:
             row = encode.channel_stats(fmap[None])[0]
@@ -438,7 +535,7 @@ class CNNViz(ExemplarPanels, anywidget.AnyWidget):
             "crop": crop,
             "input_size": list(self._x.shape[1:]),
             "map": encode.activation_map(fmap),
-            "projection": encode.raw(encode.projection_pixels(projection, self._channel_order, box=crop)),
+            "projection": encode.raw(encode.projection_pixels(projection, self._channel_order, box=box)),
             "stats": {"min": float(row[0]), "max": float(row[1]), "mean": float(row[2]),
                       "fraction_active": float(row[3]),
                       "value": float(fmap[location]) if location is not None else None},

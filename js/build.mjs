@@ -20,5 +20,17 @@ await esbuild.build({
   logLevel: "warning",
 });
 
+// The HTML export's page module (cnnviz_widget/export.py inlines it beside widget.js): the static model and mount().
+await esbuild.build({
+  entryPoints: [join(here, "src", "export-main.js")],
+  bundle: true,
+  format: "esm",
+  target: "es2020",
+  minify: false,
+  legalComments: "none",
+  outfile: join(out, "export.js"),
+  logLevel: "warning",
+});
+
 const css = readFileSync(join(here, "src", "widget.css"), "utf8");
 writeFileSync(join(out, "widget.css"), css);

@@ -1,0 +1,393 @@
+"""One self-contained HTML page of a widget, to open without Python: ``CNNViz.to_html`` and ``cnnviz export``.
+
+The page holds the bundled front end, the widget's state and every picture inline — no CDN, no kernel — and a
+small static model (``js/src/static-model.js``) that answers the page's clicks from results computed here. The
+panels are the widget's own and render from that state exactly as they do live.
+
+**What is precomputed** (choices that keep a page of a whole network a reasonable size):
+
+* the activation grid of every exported layer, for the widget's current image;
+* a unit card for **every channel** of those layers at its strongest location (``positions=("max",)``; add
+  ``"map"`` for the whole-map projections), for the chosen rules (default: the widget's current rule). Projections
+  are computed in batches, one receptive-field crop per unit (:meth:`~.engine.explorer.Explorer.project_batch`); a
+  unit that is silent on the image has a zero projection, known without computing it;
+* with dataset exemplars in the widget (``w.mine()``, ``w.load_exemplars()``), the top-9 panel of every unit of the
+  mined layers and every page of their layer atlas, in both orders;
+* the unit selected at export time, as it is.
+
+Another position (a click on the activation map), another rule or a new image needs the kernel: the page says so in
+its banner and keeps the last selection it could answer.
+
+**Storage.** Binary data is stored once per distinct content and base64-encoded. Pictures of *codes* (activation
+maps, atlases: their values are coloured in the page) stay lossless PNG; the unit cards' RGB projections are WebP
+at ``quality``, those larger than ``max_side`` pixels shrunk to it (the units of the last layers see the whole
+image) — unless ``lossless=True``: then PNG at full size, exactly the widget's pixels.
+
+**Safety.** Every text (class names, layer names, file names) travels inside ``<script type="application/json">``
+with ``<``, ``>`` and ``&`` written as ``\\u003c``, ``\\u003e``, ``\\u0026``, so no text can end the script or open
+a tag, and the panels put it in the page with ``textContent`` only. The page's Content-Security-Policy allows no
+network request at all: it runs from a ``file://`` URL, offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import encode
+from .engine import RULES, UnitRequest
+from .errors import CNNVizError
+
+__all__ = ["ExportReport", "export_html"]
+
+_STATIC = Path(__file__).parent / "static"
+#: Positions a unit card can be precomputed at (see ``CNNViz.position``).
+POSITIONS = ("max", "map")
+#: Units projected per batch.
+BATCH_UNITS = 64
+#: Uncompressed pictures up to this many bytes are stored as they are (a PNG would not be smaller).
+RAW_AS_IS = 1024
+#: The widget's traits that hold no result and have no meaning on a page without a kernel.
+_LIVE_ONLY = ("busy", "error")
+
+_BOOTSTRAP = """
+const text = (id) => JSON.parse(document.getElementById(id).textContent);
+const load = (id) => import(URL.createObjectURL(new Blob([text(id)], { type: "text/javascript" })));
+const el = document.getElementById("cnnviz-export");
+try {
+  const [widget, page] = await Promise.all([load("cnnviz-widget-module"), load("cnnviz-export-module")]);
+  await page.mount(widget.default, text("cnnviz-document"), el);
+} catch (error) {
+  el.textContent = `This page could not start: ${error}`;
+  throw error;
+}
+"""
+
+_PAGE_CSS = """
+body { margin: 16px; font-family: var(--jp-ui-font-family, system-ui, sans-serif); }
+.cnnviz-export-note { color: #555; font-size: 13px; margin: 0 0 10px; max-width: 1200px; }
+.cnnviz-export-widget .cnnviz-drop, .cnnviz-export-widget [data-kernel-only] { display: none !important; }
+"""
+
+_CSP = ("default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; img-src blob: data:; "
+        "base-uri 'none'; form-action 'none'")
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What :func:`export_html` wrote.
+
+    Attributes:
+        path: the HTML file.
+        size: its size in bytes.
+        layers: the exported layers.
+        units: unit cards precomputed (all layers, rules and positions).
+        blobs: distinct binary items stored (pictures, statistics).
+        seconds: time taken.
+    """
+
+    path: Path
+    size: int
+    layers: list[str]
+    units: int
+    blobs: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return (f"{self.path}: {self.size / 1e6:.1f} MB — {len(self.layers)} layers, {self.units} unit cards, "
+                f"{self.blobs} pictures and tables, {self.seconds:.0f} s")
+
+
+class _Store:
+    """Binary data of the page, each distinct content once; values become JSON with references into it."""
+
+    def __init__(self, lossless: bool, quality: int, max_side: int | None = None) -> None:
+        self.lossless = lossless
+        self.quality = quality
+        self.max_side = max_side
+        self.blobs: list[str] = []
+        self._index: dict[bytes, int] = {}
+
+    def add(self, data: bytes) -> int:
+        digest = hashlib.sha256(data).digest()
+        if digest not in self._index:
+            self._index[digest] = len(self.blobs)
+            self.blobs.append(base64.b64encode(data).decode("ascii"))
+        return self._index[digest]
+
+    def picture(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """An :func:`.encode.raw` picture: codes (1 channel) as PNG, RGB as WebP (or PNG when lossless)."""
+        data = bytes(raw["data"])
+        height, width = raw["shape"]
+        channels = int(raw.get("channels", 1))
+        if len(data) <= RAW_AS_IS:
+            return {"shape": [height, width], "channels": channels, "data": {"$b": self.add(data)}}
+        array = np.frombuffer(data, np.uint8).reshape((height, width, channels) if channels > 1 else (height, width))
+        if channels == 1 or self.lossless:
+            encoded = encode.png(array, compress_level=9)
+        else:
+            if self.max_side is not None and max(height, width) > self.max_side:
+                array = encode.fit_picture(array, self.max_side)
+                height, width = array.shape[:2]
+            buffer = io.BytesIO()
+            Image.fromarray(array).save(buffer, format="WEBP", quality=self.quality, method=4)
+            encoded = buffer.getvalue()
+        return {"$img": self.add(encoded), "shape": [height, width], "channels": channels}
+
+    def value(self, value: Any) -> Any:
+        """A trait value as JSON with references: bytes → ``{"$b": i}``, raw pictures → ``{"$img": i, ...}``."""
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return {"$b": self.add(bytes(value))}
+        if isinstance(value, dict):
+            if set(value) == {"shape", "channels", "data"} and isinstance(value["data"], (bytes, memoryview)):
+                return self.picture(value)
+            return {str(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.value(v) for v in value]
+        if isinstance(value, float) and not math.isfinite(value):
+            return None  # JSON has no NaN; the panels read a missing number as "–"
+        if isinstance(value, (np.integer, np.floating)):
+            return self.value(value.item())
+        return value
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def unit_key(layer: str, channel: int, position: Any, rule: str) -> str:
+    """The page's key of a unit card (``answerKeys`` in ``js/src/static-model.js``)."""
+    where = ",".join(str(int(v)) for v in position) if isinstance(position, (list, tuple)) else str(position)
+    return f"{layer}|{channel}|{where}|{rule}"
+
+
+def _unit_states(widget: Any, layer: str, channels: list[int], position: str, rule: str) -> list[dict[str, Any]]:
+    """Unit cards of ``channels`` at ``position`` ("max" or "map"), projections batched."""
+    ex = widget.explorer
+    acts = widget._activations(layer)
+    geometry = [widget._unit_geometry(layer, c, position) for c in channels]
+    projections: list[torch.Tensor | None] = [None] * len(channels)
+    groups: dict[Any, list[int]] = {}
+    size = tuple(widget._x.shape)
+    for i, (c, (location, _field, crop)) in enumerate(zip(channels, geometry)):
+        fmap = acts[c]
+        silent = bool((fmap[location] == 0) if location is not None else not fmap.any())
+        box = tuple(crop) if crop is not None else None
+        if silent:  # the backward pass starts from the unit's activation, zero here: so is every pixel
+            shape = (size[0], box[2] - box[0], box[3] - box[1]) if box is not None else size
+            projections[i] = torch.zeros(shape)
+        else:
+            groups.setdefault(None if box is None else (box[2] - box[0], box[3] - box[1]), []).append(i)
+    for crop_size, members in groups.items():
+        requests = [UnitRequest(0, layer, channels[i], geometry[i][0]) for i in members]
+        boxes = None if crop_size is None else [tuple(geometry[i][2]) for i in members]
+        batch = ex.project_batch(widget._x[None], requests, rule=rule, boxes=boxes)
+        for i, projection in zip(members, batch):
+            projections[i] = projection
+    image = widget._image_id
+    return [widget._unit_state((image, layer, c, position, rule), projection=p) for c, p in zip(channels, projections)]
+
+
+def _exemplar_answers(widget: Any, layers: list[str], rules: list[str], store: _Store, tick: Callable[[int], None]
+                      ) -> dict[str, dict[str, Any]]:
+    """Top-9 panels and layer-atlas pages of the mined layers among ``layers`` (see :mod:`.exemplar_panels`)."""
+    result, version = widget._current()
+    top9: dict[str, Any] = {}
+    pages: dict[str, Any] = {}
+    for layer in [name for name in layers if name in result.layer_names]:
+        stats = result.stats(layer)
+        channels = list(range(int(stats.fired.shape[0])))
+        for rule in rules:
+            for chunk in _chunks(channels, BATCH_UNITS):
+                live = [c for c in chunk if result.top(layer, c) and not stats.dead[c]]
+                if live:
+                    widget._unit_tiles(result, layer, live, rule)  # one batch; the states below reuse the tiles
+                for c in chunk:
+                    request = {"layer": layer, "channel": c, "rule": rule}
+                    top9[f"{layer}|{c}|{rule}"] = store.value(widget._top9_state(result, version, request))
+                tick(len(chunk))
+            for sort_by in ("channel", "strength"):
+                page, count = 0, 1
+                while page < count:
+                    request = {"layer": layer, "page": page, "rule": rule, "sort_by": sort_by}
+                    state = widget._layer_atlas_state(result, version, request)
+                    pages[f"{layer}|{page}|{rule}|{sort_by}"] = store.value(state)
+                    count = int(state.get("pages", 1))
+                    page += 1
+    return {"top9": top9, "layer_atlas": pages}
+
+
+def _script_json(value: Any) -> str:
+    """JSON that is safe inside ``<script type="application/json">``: nothing in it can close the element."""
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _front_end() -> tuple[str, str, str]:
+    files = [_STATIC / name for name in ("widget.js", "export.js", "widget.css")]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise CNNVizError(f"the front end is not built ({', '.join(missing)} missing in {_STATIC}) — run `make js` "
+                          "(or `make setup`) in the repository")
+    return tuple(f.read_text(encoding="utf-8") for f in files)  # type: ignore[return-value]
+
+
+def export_html(
+    widget: Any,
+    path: str | Path,
+    *,
+    layers: Sequence[str] | None = None,
+    rules: Sequence[str] | None = None,
+    positions: Sequence[str] = ("max",),
+    lossless: bool = False,
+    quality: int = 80,
+    max_side: int | None = 128,
+    title: str | None = None,
+    progress: bool | Callable[[int, int], None] = True,
+) -> ExportReport:
+    """Write ``widget`` as one self-contained HTML file (see the module docstring for what it holds).
+
+    Args:
+        widget: a :class:`~cnnviz_widget.CNNViz`.
+        path: the file to write (``.html``).
+        layers: the layers to export (default: every layer the widget lists).
+        rules: projection rules to precompute (default: the widget's current rule); any of
+            ``"deconvnet"``, ``"guided"``, ``"gradient"``. Each one adds a card per unit.
+        positions: ``"max"`` (each unit at its strongest location) and/or ``"map"`` (its whole map).
+        lossless: store projections as PNG at full size (the widget's exact pixels) instead of WebP (about 5× smaller).
+        quality: WebP quality (1–100) of the projections when not lossless.
+        max_side: projections larger than this many pixels a side are shrunk to it when not lossless (``None``:
+            never).
+        title: the page's title (default: model and image names).
+        progress: a progress bar (``True``), none (``False``) or ``callback(done, total)`` in unit cards.
+
+    Returns:
+        An :class:`ExportReport` (its ``str`` is one line: path, size, counts, time).
+
+    Raises:
+        LayerError: an unknown layer (the message lists the valid ones).
+        ValueError: an unknown rule or position.
+        CNNVizError: the front end is not built.
+    """
+    start = time.perf_counter()
+    ex = widget.explorer
+    names = list(ex.layer_names) if layers is None else [ex.layer(name).name for name in layers]
+    if not names:
+        raise ValueError("layers is empty: pass at least one layer name (w.explorer.layer_names lists them)")
+    rules = [widget.rule] if rules is None else list(dict.fromkeys(rules))
+    for rule in rules:
+        if rule not in RULES:
+            raise ValueError(f"unknown rule {rule!r}; choose among {', '.join(RULES)}")
+    positions = list(dict.fromkeys(positions))
+    for position in positions:
+        if position not in POSITIONS:
+            raise ValueError(f"unknown position {position!r}; choose among {', '.join(POSITIONS)}")
+    if not 1 <= int(quality) <= 100:
+        raise ValueError(f"quality must be 1–100, not {quality}")
+    widget_js, export_js, css = _front_end()
+    if "</" in css:
+        raise CNNVizError("widget.css contains '</', which would end the page's <style> element — remove it")
+    widget.wait_exemplars()  # no panel job may run while this reads the exemplars
+
+    exemplars = widget.exemplars
+    mined = [n for n in names if exemplars is not None and n in exemplars.layer_names]
+    unit_count = sum(ex.layer(n).channels for n in names) * len(rules) * len(positions)
+    total = unit_count + sum(ex.layer(n).channels for n in mined) * len(rules)
+    done = 0
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="export", unit="unit")
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if bar is not None:
+            bar.update(n)
+        elif callable(progress):
+            progress(done, total)
+
+    store = _Store(lossless, int(quality), max_side)
+    answers: dict[str, dict[str, Any]] = {"atlas": {}, "unit": {}}
+    image, layer, channel, position, rule = widget._request()
+    if widget.unit.get("request", {}).get("image") == image:
+        answers["unit"][unit_key(layer, channel, position, rule)] = store.value(widget.unit)
+    try:
+        for name in names:
+            answers["atlas"][name] = store.value(widget._atlas_state(name)[0])
+            channels = list(range(ex.layer(name).channels))
+            for rule_ in rules:
+                for position_ in positions:
+                    for chunk in _chunks(channels, BATCH_UNITS):
+                        for c, state in zip(chunk, _unit_states(widget, name, chunk, position_, rule_)):
+                            answers["unit"][unit_key(name, c, position_, rule_)] = store.value(state)
+                        tick(len(chunk))
+        if mined:
+            answers.update(_exemplar_answers(widget, mined, rules, store, tick))
+    finally:
+        if bar is not None:
+            bar.close()
+
+    state = {k: v for k, v in widget.get_state().items() if not k.startswith("_")
+             and k not in ("layout", "tabbable", "tooltip", *_LIVE_ONLY)}
+    state["layers"] = [entry for entry in widget.layers if entry["name"] in names]
+    if widget.layer not in names:  # open on an exported layer
+        state.update(layer=names[0], channel=0, position=positions[0], rule=rules[0])
+        state["atlas"] = answers["atlas"][names[0]]
+        state["unit"] = answers["unit"][unit_key(names[0], 0, positions[0], rules[0])]
+    picture = widget.picture
+    about = {"model": widget.model_info.get("name"), "image": picture.get("name"),
+             "source": widget.model_info.get("source")}
+    document = {
+        "format": 1,
+        "about": about,
+        "holds": {"layers": names, "rules": rules, "positions": positions,
+                  "exemplars": mined},
+        "state": {**{k: store.value(v) for k, v in state.items()}, "busy": False, "error": ""},
+        "answers": answers,
+        "blobs": store.blobs,
+    }
+    page_title = title or f"{about['model']} · {about['image']} — what the network sees"
+    page = "\n".join([
+        "<!doctype html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="cnnviz-widget">',
+        f"<title>{html.escape(page_title)}</title>",
+        f"<style>{css}{_PAGE_CSS}</style>",
+        "</head>",
+        "<body>",
+        '<main id="cnnviz-export"><p>Loading… (this page needs JavaScript)</p></main>',
+        f'<script type="application/json" id="cnnviz-widget-module">{_script_json(widget_js)}</script>',
+        f'<script type="application/json" id="cnnviz-export-module">{_script_json(export_js)}</script>',
+        f'<script type="application/json" id="cnnviz-document">{_script_json(document)}</script>',
+        f'<script type="module">{_BOOTSTRAP}</script>',
+        "</body>",
+        "</html>",
+        "",
+    ])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return ExportReport(path=path, size=path.stat().st_size, layers=names, units=unit_count, blobs=len(store.blobs),
+                        seconds=time.perf_counter() - start)

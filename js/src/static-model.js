@@ -1,0 +1,263 @@
+// A model for a page with no kernel (the HTML export, cnnviz_widget/export.py): the same `get/set/on/off/
+// save_changes/send` surface as an anywidget model, over saved state. A change of the selection is answered from
+// results precomputed for it — the `atlas` of the layer, the `unit` card, the `top9` and `layer_atlas` panels — so
+// every panel renders exactly as it does live. A selection nothing was precomputed for is refused: the selection
+// goes back to the last one answered and the error banner says what the page holds.
+//
+// The saved document: {format, state, answers: {trait: {key: value}}, holds, blobs: [base64, ...]}. Values refer to
+// binary data as {"$b": i} (bytes, delivered as a DataView as ipywidgets does) or {"$img": i, shape, channels} (an
+// uncompressed picture of encode.raw saved as PNG/WebP, decoded back into {shape, channels, data}).
+
+/** Traits a change of which asks for new answers. */
+export const SELECTION = ["layer", "channel", "position", "rule", "layer_atlas_open", "layer_atlas_page", "sort_by"];
+/** The selection traits reverted together when an answer is missing. */
+const UNIT_SELECTION = ["layer", "channel", "position", "rule"];
+
+/** @param {any} position */
+function positionText(position) {
+  return Array.isArray(position) ? position.join(",") : String(position);
+}
+
+/**
+ * The key of each answered trait for the current state (`null`: the trait is not asked for now).
+ * Python's export.py builds the same keys.
+ * @param {{get: (k: string) => any}} model
+ * @returns {Record<string, string|null>}
+ */
+export function answerKeys(model) {
+  const layer = model.get("layer");
+  const channel = model.get("channel");
+  const rule = model.get("rule");
+  return {
+    atlas: `${layer}`,
+    unit: `${layer}|${channel}|${positionText(model.get("position"))}|${rule}`,
+    top9: `${layer}|${channel}|${rule}`,
+    layer_atlas: model.get("layer_atlas_open")
+      ? `${layer}|${model.get("layer_atlas_page") ?? 0}|${rule}|${model.get("sort_by")}` : null,
+  };
+}
+
+/** Answers without which the selection cannot be shown (the others fall back to "nothing to show"). */
+const REQUIRED = new Set(["atlas", "unit"]);
+
+/**
+ * What the page holds, in words (for the banner when a selection is refused).
+ * @param {{rules?: string[], positions?: string[]}} holds
+ */
+export function holdsText(holds) {
+  const rules = (holds?.rules ?? []).join(" / ") || "no";
+  const where = (holds?.positions ?? ["max"]).map((p) => (p === "max" ? "its strongest location" : "its whole map"));
+  return `This saved page holds ${rules} projections of each unit at ${where.join(" and at ")}`;
+}
+
+/** @param {string} text base64 */
+function base64Bytes(text) {
+  const raw = atob(text);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The saved binary data, decoded on first use.
+ * `decodeImage(bytes)` turns PNG/WebP bytes into `{data: RGBA bytes, width, height}` (the browser's decoder on the
+ * page; a stand-in in node tests).
+ */
+export class BlobStore {
+  /**
+   * @param {string[]} encoded
+   * @param {(bytes: Uint8Array) => Promise<{data: Uint8ClampedArray|Uint8Array, width: number, height: number}>} decodeImage
+   */
+  constructor(encoded, decodeImage) {
+    this.encoded = encoded ?? [];
+    this.decodeImage = decodeImage;
+    /** @type {Map<number, Uint8Array>} */
+    this.cache = new Map();
+  }
+
+  /** @param {number} i */
+  bytes(i) {
+    if (!this.cache.has(i)) {
+      if (typeof this.encoded[i] !== "string") throw new Error(`saved page: data ${i} is missing`);
+      this.cache.set(i, base64Bytes(this.encoded[i]));
+    }
+    return this.cache.get(i);
+  }
+
+  /** @param {number} i */
+  view(i) {
+    const bytes = this.bytes(i);
+    return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /**
+   * An encoded picture back as encode.raw's `{shape, channels, data}`.
+   * @param {{$img: number, shape: number[], channels: number}} ref
+   */
+  async picture(ref) {
+    const image = await this.decodeImage(this.bytes(ref.$img));
+    const [height, width] = ref.shape;
+    if (image.width !== width || image.height !== height) {
+      throw new Error(`saved page: picture ${ref.$img} is ${image.width}×${image.height}, not ${width}×${height}`);
+    }
+    const channels = ref.channels ?? 1;
+    const out = new Uint8Array(width * height * channels);
+    for (let i = 0, j = 0; i < width * height; i++) {
+      for (let c = 0; c < channels; c++) out[j++] = image.data[i * 4 + c];
+    }
+    return { shape: [height, width], channels, data: new DataView(out.buffer) };
+  }
+
+  /**
+   * A saved value with its references replaced by the data.
+   * @param {any} value
+   * @returns {Promise<any>}
+   */
+  async resolve(value) {
+    if (Array.isArray(value)) return Promise.all(value.map((v) => this.resolve(v)));
+    if (value && typeof value === "object") {
+      if (typeof value.$b === "number") return this.view(value.$b);
+      if (typeof value.$img === "number") return this.picture(value);
+      const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await this.resolve(v)]));
+      return Object.fromEntries(entries);
+    }
+    return value;
+  }
+}
+
+/** A model answering from a saved document; build it with `await StaticModel.open(doc, decodeImage)`. */
+export class StaticModel {
+  /**
+   * @param {any} doc
+   * @param {BlobStore} blobs
+   * @param {Record<string, any>} state  the resolved initial state
+   */
+  constructor(doc, blobs, state) {
+    this.doc = doc;
+    this.blobs = blobs;
+    this.state = state;
+    /** @type {Map<string, Set<Function>>} */
+    this.listeners = new Map();
+    /** @type {Map<string, Promise<any>>} resolved answers, one object per answer (panels cache by identity) */
+    this.resolved = new Map();
+    this.asked = false;
+    this.generation = 0;
+    /** The selection last answered: where a refused selection goes back to. */
+    this.answered = Object.fromEntries(UNIT_SELECTION.map((k) => [k, state[k]]));
+    /** @type {string|null} the banner text of the last refused selection */
+    this.refusal = null;
+    /** Resolves when the answers to the latest selection are in (tests and the page wait on it). */
+    this.settled = Promise.resolve();
+  }
+
+  /**
+   * @param {any} doc
+   * @param {(bytes: Uint8Array) => Promise<any>} decodeImage
+   */
+  static async open(doc, decodeImage) {
+    const blobs = new BlobStore(doc.blobs, decodeImage);
+    const model = new StaticModel(doc, blobs, await blobs.resolve(doc.state ?? {}));
+    for (const [trait, key] of Object.entries(answerKeys(model))) { // the saved state answers its own selection
+      if (key != null && doc.answers?.[trait] && key in doc.answers[trait]) {
+        model.resolved.set(`${trait}\u0000${key}`, Promise.resolve(model.state[trait]));
+      }
+    }
+    return model;
+  }
+
+  get(key) {
+    return this.state[key];
+  }
+
+  set(key, value) {
+    this.state[key] = value;
+    if (SELECTION.includes(key)) this.asked = true;
+    this.emit(`change:${key}`);
+  }
+
+  save_changes() {
+    if (!this.asked) return;
+    this.asked = false;
+    this.settled = this.answer();
+  }
+
+  /** Commands need a kernel: say so in the banner (an upload in progress ends on the error change). */
+  send(content) {
+    const what = { upload: "Opening your own image", sample: "Switching to another photo", frame: "The camera",
+      save_unit: "Saving a unit card", exemplar: "Opening an exemplar's image", mining: "Mining" }[content?.type]
+      ?? "This";
+    this.put({ error: `${what} needs the live widget: this page was saved without Python. Run the notebook to `
+      + "explore further." });
+  }
+
+  on(event, fn) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(fn);
+  }
+
+  off(event, fn) {
+    if (!event) this.listeners.clear();
+    else if (!fn) this.listeners.delete(event);
+    else this.listeners.get(event)?.delete(fn);
+  }
+
+  emit(event) {
+    for (const fn of [...(this.listeners.get(event) ?? [])]) fn(this, this.state[event.slice(7)]);
+  }
+
+  /** Set several traits, then announce each change (as a kernel update does). */
+  put(values) {
+    const changed = Object.keys(values).filter((k) => this.state[k] !== values[k]);
+    for (const key of changed) this.state[key] = values[key];
+    for (const key of changed) this.emit(`change:${key}`);
+  }
+
+  /** @param {string} trait @param {string} key */
+  lookup(trait, key) {
+    const table = this.doc.answers?.[trait];
+    if (!table || !(key in table)) return null;
+    const id = `${trait}\u0000${key}`;
+    if (!this.resolved.has(id)) this.resolved.set(id, this.blobs.resolve(table[key]));
+    return this.resolved.get(id);
+  }
+
+  /** Answer the current selection from the saved results (the newest selection wins). */
+  async answer() {
+    const mine = ++this.generation;
+    const keys = answerKeys(this);
+    const found = {};
+    const missing = [];
+    for (const [trait, key] of Object.entries(keys)) {
+      if (!this.doc.answers?.[trait]) continue; // a panel this page has no results for keeps its saved state
+      const hit = key == null ? null : this.lookup(trait, key);
+      if (hit) found[trait] = hit;
+      else if (REQUIRED.has(trait)) missing.push(trait);
+      else if (key != null) found[trait] = Promise.resolve({});
+    }
+    if (missing.length) {
+      const asked = `layer ${this.state.layer} channel ${this.state.channel} (${this.state.rule}, position `
+        + `${positionText(this.state.position)})`;
+      const layerMissing = missing.includes("atlas");
+      const text = layerMissing
+        ? `Layer ${this.state.layer} is not in this saved page; it holds ${(this.doc.holds?.layers ?? []).length} `
+          + "layers (see the layer list)."
+        : `${holdsText(this.doc.holds)}; ${asked} needs the live widget.`;
+      this.refusal = text;
+      this.put({ ...this.answered, error: text });
+      return;
+    }
+    const values = Object.fromEntries(await Promise.all(
+      Object.entries(found).map(async ([trait, promise]) => [trait, await promise])));
+    if (mine !== this.generation) return; // a newer selection was made while these decoded
+    this.answered = Object.fromEntries(UNIT_SELECTION.map((k) => [k, this.state[k]]));
+    if (this.refusal && this.state.error === this.refusal) values.error = ""; // answered now: the refusal is over
+    this.refusal = null;
+    this.put(values);
+  }
+
+  listenerCount() {
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
+  }
+}

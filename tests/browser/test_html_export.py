@@ -1,0 +1,191 @@
+"""The self-contained HTML export in Chromium, opened from a ``file://`` URL with the network off: tiles click, unit
+cards open, pictures decode to the widget's exact pixels, and no text from the model can break out of the page."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import jupyter_driver
+import numpy as np
+import pytest
+import torch
+from harness_bridge import TINY_LABELS, tiny_images, tiny_model
+from torch import nn
+
+from cnnviz_widget import CNNViz, ImagePreprocess, encode
+
+HOSTILE_LAYER = "</script><b>conv</b>"
+PREPROCESS = ImagePreprocess(size=16, resize=None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+
+
+def hostile_model() -> nn.Module:
+    """Layer names and (with TINY_LABELS) class names that are markup."""
+    torch.manual_seed(1)
+    return nn.Sequential(OrderedDict([
+        (HOSTILE_LAYER, nn.Conv2d(3, 4, 3, padding=1)), ("relu&amp;", nn.ReLU()), ("pool", nn.MaxPool2d(2)),
+        ("<img src=x onerror=alert(1)>", nn.Conv2d(4, 5, 3, padding=1)), ("relu2", nn.ReLU()),
+        ("gap", nn.AdaptiveAvgPool2d(1)), ("flat", nn.Flatten()), ("fc", nn.Linear(5, 3)),
+    ])).eval()
+
+
+@pytest.fixture
+def offline_page(browser):
+    """A page that can open files and nothing else: offline, and every non-file request aborted and recorded."""
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 1000})
+    requests: list[str] = []
+
+    def refuse(route):
+        requests.append(route.request.url)
+        route.abort()
+
+    context.route("http://**/*", refuse)
+    context.route("https://**/*", refuse)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.js_errors = errors
+    page.network_requests = requests
+    yield page
+    context.close()
+
+
+def open_export(page, path) -> None:
+    page.goto(path.as_uri())
+    page.wait_for_function("window.cnnvizExport?.ready === true", timeout=20_000)
+
+
+def painted_key(page) -> str:
+    return page.get_attribute("[data-testid=projection]", "data-request") or ""
+
+
+def wait_key(page, key: str) -> None:
+    page.wait_for_function("k => document.querySelector('[data-testid=projection]')?.dataset.request === k", arg=key)
+
+
+def canvas_rgb(page, selector: str) -> np.ndarray:
+    out = page.evaluate("""s => {
+      const c = document.querySelector(s);
+      return { w: c.width, h: c.height, d: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
+    }""", selector)
+    return np.array(out["d"], np.uint8).reshape(out["h"], out["w"], 4)[..., :3]
+
+
+@pytest.fixture
+def hostile_widget():
+    return CNNViz(model=hostile_model(), preprocess=PREPROCESS, labels=TINY_LABELS, gallery=tiny_images())
+
+
+def test_export_opens_offline_and_answers_clicks_with_the_widgets_pixels(offline_page, hostile_widget, tmp_path):
+    page, w = offline_page, hostile_widget
+    path = tmp_path / "atlas.html"
+    w.to_html(path, lossless=True, progress=False)
+    open_export(page, path)
+    wait_key(page, f"1|{HOSTILE_LAYER}|0|max|deconvnet")
+    assert page.locator("[data-testid=unit-tile]").count() == 4
+
+    page.click("[data-testid=unit-tile][data-channel='2']")
+    wait_key(page, f"1|{HOSTILE_LAYER}|2|max|deconvnet")
+    w.channel = 2  # the live widget's card for the same unit
+    expected = np.asarray(encode.to_pil(w.unit["projection"]))
+    assert np.array_equal(canvas_rgb(page, "[data-testid=projection]"), expected)
+    assert page.locator("[data-testid=error-banner]").is_hidden()
+
+    # Another layer, through the layer picker and PgDn; its tiles are its own atlas, exactly.
+    page.select_option("[data-testid=layer-select]", "<img src=x onerror=alert(1)>")
+    wait_key(page, "1|<img src=x onerror=alert(1)>|2|max|deconvnet")
+    assert page.locator("[data-testid=unit-tile]").count() == 5
+    w.layer = "<img src=x onerror=alert(1)>"
+    sheet = np.asarray(encode.to_pil(w.atlas["png"]))
+    tile = page.evaluate("""() => {
+      const c = document.querySelector("[data-testid=unit-tile][data-channel='3'] canvas");
+      return { w: c.width, h: c.height, d: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
+    }""")
+    th, tw = w.atlas["tile"]
+    cols = w.atlas["cols"]
+    codes = sheet[(3 // cols) * th:(3 // cols + 1) * th, (3 % cols) * tw:(3 % cols + 1) * tw, 0]
+    assert np.array_equal(np.array(tile["d"], np.uint8).reshape(th, tw, 4)[..., 0], codes)  # gray colour map
+    page.focus("[data-testid=activation-grid]")
+    page.keyboard.press("PageDown")
+    wait_key(page, "1|relu2|2|max|deconvnet")
+
+    # Unsaved choices are refused with a banner that names what the page holds; the card stays on its unit.
+    page.click("[data-testid=rule-toggle] [data-value=guided]")
+    page.wait_for_function("() => !document.querySelector('[data-testid=error-banner]').hidden")
+    assert page.inner_text("[data-testid=error-banner] .cnnviz-error-text") == (
+        "This saved page holds deconvnet projections of each unit at its strongest location; layer relu2 channel 2 "
+        "(guided, position max) needs the live widget.")
+    assert page.get_attribute("[data-testid=rule-toggle] [data-value=deconvnet]", "aria-pressed") == "true"
+    assert painted_key(page) == "1|relu2|2|max|deconvnet"
+    page.click("[data-testid=unit-tile][data-channel='4']")
+    wait_key(page, "1|relu2|4|max|deconvnet")
+    assert page.locator("[data-testid=error-banner]").is_hidden()
+
+    jupyter_driver.screenshot(page, "export-hostile")
+    assert page.js_errors == []
+    assert page.network_requests == []
+
+
+def test_markup_in_labels_layer_names_and_titles_stays_text(offline_page, hostile_widget, tmp_path):
+    page, w = offline_page, hostile_widget
+    path = tmp_path / "hostile.html"
+    w.to_html(path, title="</title><script>alert(1)</script>", progress=False)
+    text = path.read_text()
+    assert text.count("</script>") == 4  # the page's own four script elements, nothing else
+    assert "<b>" not in text and "<img" not in text
+    open_export(page, path)
+    assert page.title() == "</title><script>alert(1)</script>"
+    labels = page.locator("[data-testid=prediction] .cnnviz-prediction-label").all_inner_texts()
+    assert sorted(labels) == sorted(TINY_LABELS)
+    options = page.locator("[data-testid=layer-select] option").all_inner_texts()
+    assert options[0].startswith(HOSTILE_LAYER + " — conv 3×3")
+    assert page.locator("body b, body img, body script:not([type])").count() == 0
+    assert page.locator("script").count() == 4
+    assert page.js_errors == [] and page.network_requests == []
+
+
+def test_export_of_chosen_layers_rules_and_positions(offline_page, tmp_path):
+    page = offline_page
+    w = CNNViz(model=tiny_model(), preprocess=PREPROCESS, labels=TINY_LABELS, gallery=tiny_images(), layer="3")
+    path = tmp_path / "two.html"
+    report = w.to_html(path, layers=["0", "3"], rules=["deconvnet", "gradient"], positions=["max", "map"],
+                       progress=False)
+    assert report.layers == ["0", "3"] and report.units == (4 + 6) * 2 * 2
+    open_export(page, path)
+    wait_key(page, "1|3|0|max|deconvnet")
+    assert page.locator("[data-testid=layer-select] option").count() == 2
+    page.click("[data-testid=rule-toggle] [data-value=gradient]")
+    wait_key(page, "1|3|0|max|gradient")
+    page.click("[data-testid=position-toggle] [data-value=map]")
+    wait_key(page, "1|3|0|map|gradient")
+    page.click("[data-testid=unit-tile][data-channel='5']")
+    wait_key(page, "1|3|5|map|gradient")
+    # Upload and the gallery need a kernel: the page says so instead of waiting forever.
+    assert page.locator("[data-testid=drop-zone]").is_hidden()
+    page.click("[data-testid=gallery-item][data-index='1']")
+    page.wait_for_function("() => !document.querySelector('[data-testid=error-banner]').hidden")
+    assert page.inner_text("[data-testid=error-banner] .cnnviz-error-text").startswith(
+        "Switching to another photo needs the live widget")
+    assert page.get_attribute("[data-testid=busy]", "data-state") == "idle"
+    assert page.js_errors == [] and page.network_requests == []
+
+
+def test_exported_top9_panels_stay_clickable(offline_page, tmp_path):
+    page = offline_page
+    w = CNNViz(model=tiny_model(), preprocess=PREPROCESS, labels=TINY_LABELS, gallery=tiny_images(), layer="3")
+    w.mine([img for _, img in tiny_images()], layers=["3"], k=2, cache_dir=tmp_path / "cache")
+    assert w.wait_exemplars(60)
+    path = tmp_path / "mined.html"
+    w.to_html(path, layers=["0", "3"], progress=False)
+    open_export(page, path)
+    wait_key(page, "1|3|0|max|deconvnet")
+    page.wait_for_function("() => document.querySelector('[data-testid=top9]')?.dataset.request === '3|0|deconvnet'")
+    page.click("[data-testid=unit-tile][data-channel='4']")
+    page.wait_for_function("() => document.querySelector('[data-testid=top9]')?.dataset.request === '3|4|deconvnet'")
+    state = page.get_attribute("[data-testid=top9]", "data-state")
+    w.channel = 4
+    assert w.wait_exemplars(60)
+    assert state == w.top9["state"]
+    if state == "ready":
+        assert page.locator("[data-testid=top9-patch]").count() == w.top9["k"]
+    assert page.js_errors == [] and page.network_requests == []

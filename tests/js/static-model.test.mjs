@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { answerKeys, BlobStore, holdsText, StaticModel } from "../../js/src/static-model.js";
+
+const b64 = (bytes) => Buffer.from(Uint8Array.from(bytes)).toString("base64");
+
+// A stand-in decoder: the "encoded image" is [width, height, then RGBA pixels].
+async function decodeImage(bytes) {
+  const [width, height] = bytes;
+  return { width, height, data: bytes.subarray(2) };
+}
+
+function doc() {
+  return {
+    format: 1,
+    holds: { layers: ["a", "b"], rules: ["deconvnet"], positions: ["max"] },
+    state: { layer: "a", channel: 0, position: "max", rule: "deconvnet", sort_by: "channel", error: "",
+      layer_atlas_open: false, layer_atlas_page: 0, picture: { id: 1 },
+      atlas: { layer: "a", image: 1, png: { $b: 0 } }, unit: { request: { layer: "a", channel: 0 } }, top9: {} },
+    answers: {
+      atlas: { a: { layer: "a", image: 1, png: { $b: 0 } }, b: { layer: "b", image: 1, png: { $b: 1 } } },
+      unit: {
+        "a|0|max|deconvnet": { request: { layer: "a", channel: 0 } },
+        "a|1|max|deconvnet": { request: { layer: "a", channel: 1 }, projection: { $img: 2, shape: [1, 2], channels: 3 },
+          map: { codes: { shape: [1, 2], channels: 1, data: { $b: 3 } } } },
+        "b|0|max|deconvnet": { request: { layer: "b", channel: 0 } },
+        "b|0|3,4|deconvnet": { request: { layer: "b", channel: 0, position: [3, 4] } },
+      },
+    },
+    blobs: [b64([1, 2, 3]), b64([4, 5]), b64([2, 1, 10, 11, 12, 255, 20, 21, 22, 255]), b64([7, 9])],
+  };
+}
+
+test("keys name what each panel answers", () => {
+  const state = { layer: "x.1", channel: 3, position: [2, 5], rule: "guided", layer_atlas_open: false };
+  const model = { get: (k) => state[k] };
+  assert.deepEqual(answerKeys(model), { atlas: "x.1", unit: "x.1|3|2,5|guided", top9: "x.1|3|guided",
+    layer_atlas: null });
+  Object.assign(state, { layer_atlas_open: true, layer_atlas_page: 2, sort_by: "strength" });
+  assert.equal(answerKeys(model).layer_atlas, "x.1|2|guided|strength");
+});
+
+test("blobs decode to DataViews and pictures back to uncompressed pixels", async () => {
+  const store = new BlobStore(doc().blobs, decodeImage);
+  const view = store.view(0);
+  assert.deepEqual([...new Uint8Array(view.buffer, view.byteOffset, view.byteLength)], [1, 2, 3]);
+  const picture = await store.picture({ $img: 2, shape: [1, 2], channels: 3 });
+  assert.deepEqual(picture.shape, [1, 2]);
+  assert.deepEqual([...new Uint8Array(picture.data.buffer)], [10, 11, 12, 20, 21, 22]);
+  const gray = await store.picture({ $img: 2, shape: [1, 2], channels: 1 });
+  assert.deepEqual([...new Uint8Array(gray.data.buffer)], [10, 20]);
+  await assert.rejects(store.picture({ $img: 2, shape: [2, 2], channels: 3 }), /is 2×1, not 2×2/);
+});
+
+test("a click on a saved unit is answered with its card; the atlas stays the same object", async () => {
+  const model = await StaticModel.open(doc(), decodeImage);
+  const atlas = model.get("atlas");
+  const changes = [];
+  model.on("change:unit", () => changes.push("unit"));
+  model.on("change:atlas", () => changes.push("atlas"));
+  model.set("channel", 1);
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("unit").request.channel, 1);
+  assert.deepEqual([...new Uint8Array(model.get("unit").projection.data.buffer)], [10, 11, 12, 20, 21, 22]);
+  assert.deepEqual(model.get("unit").map.codes.shape, [1, 2]);
+  assert.deepEqual(changes, ["unit"]);
+  assert.equal(model.get("atlas"), atlas, "the same layer keeps the same atlas object (no repaint)");
+  model.set("channel", 0);
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("unit").request.channel, 0);
+  assert.deepEqual(changes, ["unit", "unit"]);
+});
+
+test("a selection nothing was saved for goes back, and the banner says what the page holds", async () => {
+  const model = await StaticModel.open(doc(), decodeImage);
+  model.set("channel", 1);
+  model.save_changes();
+  await model.settled;
+  model.set("rule", "guided");
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("rule"), "deconvnet");
+  assert.equal(model.get("channel"), 1);
+  assert.equal(model.get("error"), "This saved page holds deconvnet projections of each unit at its strongest "
+    + "location; layer a channel 1 (guided, position max) needs the live widget.");
+  model.set("channel", 0);
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("error"), "", "an answered selection ends the refusal");
+  model.set("layer", "zzz");
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("layer"), "a");
+  assert.match(model.get("error"), /^Layer zzz is not in this saved page; it holds 2 layers/);
+});
+
+test("a saved picked position is answered; the newest of two quick selections wins", async () => {
+  const model = await StaticModel.open(doc(), decodeImage);
+  model.set("layer", "b");
+  model.set("position", [3, 4]);
+  model.save_changes();
+  const first = model.settled;
+  model.set("position", "max");
+  model.save_changes();
+  await Promise.all([first, model.settled]);
+  assert.deepEqual(model.get("unit").request, { layer: "b", channel: 0 });
+  assert.equal(model.get("atlas").layer, "b");
+});
+
+test("panels without saved results keep their state; commands say a kernel is needed", async () => {
+  const model = await StaticModel.open(doc(), decodeImage);
+  const top9 = model.get("top9");
+  model.set("channel", 1);
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("top9"), top9);
+  model.send({ type: "upload", name: "dog.jpg" });
+  assert.match(model.get("error"), /^Opening your own image needs the live widget/);
+  model.send({ type: "anything" });
+  assert.match(model.get("error"), /^This needs the live widget/);
+});
+
+test("the page's summary names rules and positions", () => {
+  assert.equal(holdsText({ rules: ["deconvnet", "guided"], positions: ["max", "map"] }),
+    "This saved page holds deconvnet / guided projections of each unit at its strongest location and at its "
+    + "whole map");
+});

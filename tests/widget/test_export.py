@@ -1,0 +1,164 @@
+"""The HTML export, Python side: the page holds exactly the widget's own answers, stored safely and once."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
+from harness_bridge import TINY_LABELS, tiny_images, tiny_model
+
+from cnnviz_widget import CNNViz, ImagePreprocess, LayerError, encode, export
+from cnnviz_widget.cli import main as cli_main
+from cnnviz_widget.errors import CNNVizError
+
+PREPROCESS = ImagePreprocess(size=16, resize=None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+
+
+def silent_tiny_model() -> torch.nn.Module:
+    """The harness's tiny net with channel 1 of its first ReLU silent on every image (a large negative bias)."""
+    model = tiny_model()
+    with torch.no_grad():
+        model[0].bias[1] = -100.0
+    return model
+
+
+@pytest.fixture
+def widget() -> CNNViz:
+    return CNNViz(model=silent_tiny_model(), preprocess=PREPROCESS, labels=TINY_LABELS, gallery=tiny_images())
+
+
+def read_document(path: Path) -> dict:
+    match = re.search(r'<script type="application/json" id="cnnviz-document">(.*?)</script>', path.read_text(), re.S)
+    return json.loads(match.group(1))
+
+
+def resolve(doc: dict, value):
+    """A saved value with its references replaced, as the page's BlobStore does (pictures back to raw)."""
+    if isinstance(value, list):
+        return [resolve(doc, v) for v in value]
+    if isinstance(value, dict):
+        if "$b" in value:
+            return base64.b64decode(doc["blobs"][value["$b"]])
+        if "$img" in value:
+            image = Image.open(__import__("io").BytesIO(base64.b64decode(doc["blobs"][value["$img"]])))
+            array = np.asarray(image.convert("RGB" if value["channels"] == 3 else "L"))
+            return {"shape": value["shape"], "channels": value["channels"], "data": array.tobytes()}
+        return {k: resolve(doc, v) for k, v in value.items()}
+    return value
+
+
+def comparable(state: dict) -> dict:
+    return json.loads(json.dumps(state, default=lambda b: base64.b64encode(bytes(b)).decode()))
+
+
+def test_every_saved_card_is_the_card_the_widget_computes(widget, tmp_path):
+    report = widget.to_html(tmp_path / "a.html", rules=["deconvnet", "guided"], positions=["max", "map"],
+                            lossless=True, progress=False)
+    doc = read_document(report.path)
+    names = [layer["name"] for layer in widget.layers]
+    assert report.layers == names and doc["holds"]["layers"] == names
+    channels = sum(widget.explorer.layer(n).channels for n in names)
+    assert report.units == channels * 4 and len(doc["answers"]["unit"]) == channels * 4
+    for name in names:
+        widget.layer = name
+        assert comparable(resolve(doc, doc["answers"]["atlas"][name])) == comparable(widget.atlas)
+        for channel in range(widget.explorer.layer(name).channels):
+            for rule in ("deconvnet", "guided"):
+                for position in ("max", "map"):
+                    widget.channel, widget.rule, widget.position = channel, rule, position
+                    saved = resolve(doc, doc["answers"]["unit"][export.unit_key(name, channel, position, rule)])
+                    assert comparable(saved) == comparable(widget.unit), (name, channel, rule, position)
+
+
+def test_silent_units_are_saved_without_computing_their_projection(widget, monkeypatch):
+    calls = []
+    original = widget.explorer.project_batch
+
+    def counting(xs, units, **kwargs):
+        calls.extend(u.channel for u in units)
+        return original(xs, units, **kwargs)
+
+    monkeypatch.setattr(widget.explorer, "project_batch", counting)
+    acts = widget._activations("1")
+    silent = [c for c in range(4) if float(acts[c].max()) == 0]
+    assert 1 in silent
+    states = export._unit_states(widget, "1", list(range(4)), "max", "deconvnet")
+    assert sorted(calls) == [c for c in range(4) if c not in silent]
+    for c in silent:
+        pixels = np.frombuffer(states[c]["projection"]["data"], np.uint8)
+        assert (pixels == encode.SIGNED_ZERO).all()
+
+
+def test_pictures_are_stored_once_and_projections_compressed(widget, tmp_path):
+    lossy = export._Store(lossless=False, quality=80)
+    raw = encode.raw(np.full((40, 40, 3), 77, np.uint8))
+    first, second = lossy.value({"a": raw}), lossy.value([raw])
+    assert first["a"] == second[0] and len(lossy.blobs) == 1
+    assert Image.open(__import__("io").BytesIO(base64.b64decode(lossy.blobs[0]))).format == "WEBP"
+    codes = lossy.value(encode.raw(np.arange(1600, dtype=np.uint8).reshape(40, 40)))
+    assert Image.open(__import__("io").BytesIO(base64.b64decode(lossy.blobs[codes["$img"]]))).format == "PNG"
+    small = lossy.value(encode.raw(np.zeros((4, 4), np.uint8)))
+    assert small == {"shape": [4, 4], "channels": 1, "data": {"$b": len(lossy.blobs) - 1}}
+    assert lossy.value({"x": float("nan"), "y": np.float32(1.5), "z": b"\x00"}) == {
+        "x": None, "y": 1.5, "z": {"$b": len(lossy.blobs) - 1}}
+    shrunk = export._Store(lossless=False, quality=80, max_side=20).value(encode.raw(np.zeros((60, 40, 3), np.uint8)))
+    assert shrunk["shape"] == [20, 13] and shrunk["channels"] == 3
+    exact = export._Store(lossless=True, quality=80, max_side=20).value(encode.raw(np.zeros((60, 40, 3), np.uint8)))
+    assert exact["shape"] == [60, 40]
+
+
+def test_text_cannot_end_the_script_it_lives_in():
+    text = export._script_json({"label": "</script><!--<script>", "amp": "&lt;", "sep": "\u2028"})
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == {"label": "</script><!--<script>", "amp": "&lt;", "sep": "\u2028"}
+
+
+def test_bad_arguments_name_the_fix(widget, tmp_path, monkeypatch):
+    with pytest.raises(LayerError, match="unknown layer 'nope'"):
+        widget.to_html(tmp_path / "x.html", layers=["nope"], progress=False)
+    with pytest.raises(ValueError, match="unknown rule 'smooth'; choose among deconvnet, guided, gradient"):
+        widget.to_html(tmp_path / "x.html", rules=["smooth"], progress=False)
+    with pytest.raises(ValueError, match="unknown position"):
+        widget.to_html(tmp_path / "x.html", positions=["centre"], progress=False)
+    monkeypatch.setattr(export, "_STATIC", tmp_path / "nothing")
+    with pytest.raises(CNNVizError, match="the front end is not built"):
+        widget.to_html(tmp_path / "x.html", progress=False)
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_the_page_opens_on_an_exported_layer_and_lists_only_those(widget, tmp_path):
+    assert widget.layer == "0"
+    report = widget.to_html(tmp_path / "b.html", layers=["3", "4"], progress=False)
+    doc = read_document(report.path)
+    state = doc["state"]
+    assert [entry["name"] for entry in state["layers"]] == ["3", "4"]
+    assert (state["layer"], state["channel"], state["position"]) == ("3", 0, "max")
+    assert state["unit"] == doc["answers"]["unit"]["3|0|max|deconvnet"]
+    assert state["busy"] is False and state["error"] == ""
+    assert widget.layer == "0", "exporting leaves the widget's selection alone"
+
+
+def test_progress_counts_every_card(widget, tmp_path):
+    seen = []
+    widget.to_html(tmp_path / "c.html", layers=["0", "3"], progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (10, 10)
+
+
+@pytest.mark.slow
+def test_cli_export_writes_one_page(tmp_path, capsys):
+    out = tmp_path / "atlas.html"
+    assert cli_main(["export", "--layers", "features.0", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{out}: ") and "1 layers, 64 unit cards" in printed
+    doc = read_document(out)
+    assert doc["about"]["model"] == "squeezenet1_1" and len(doc["answers"]["unit"]) == 64
+    torch.testing.assert_close(torch.tensor(len(doc["state"]["layers"])), torch.tensor(1))

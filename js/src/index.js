@@ -17,6 +17,7 @@ import { activationGrid } from "./activation-grid.js";
 import { createContext } from "./context.js";
 import { h } from "./dom.js";
 import { filtersGrid } from "./filters-grid.js";
+import { helpOverlay } from "./help.js";
 import { inputPanel } from "./input-panel.js";
 import { keyboard } from "./keyboard.js";
 import { layerAtlasPanel } from "./layer-atlas.js";
@@ -24,6 +25,7 @@ import { layerPicker } from "./layer-picker.js";
 import { miningStatus } from "./mining.js";
 import { busyIndicator, errorBanner } from "./status.js";
 import { unitCard } from "./unit-card.js";
+import { webcamPanel } from "./webcam.js";
 
 /**
  * @param {{model: import("./context.js").Model, el: HTMLElement}} view
@@ -44,18 +46,24 @@ function render({ model, el }) {
 
   const grid = activationGrid(ctx);
   const removeKeys = keyboard(ctx, grid);
+  const help = helpOverlay(ctx);
+  const camera = webcamPanel(ctx);
   root.append(
     h("header", { className: "cnnviz-header" }, [name, layerPicker(ctx), miningStatus(ctx).el,
-      busyIndicator(ctx).el]),
+      busyIndicator(ctx).el, help.button]),
     errorBanner(ctx).el,
     h("div", { className: "cnnviz-main" }, [
-      h("div", { className: "cnnviz-column cnnviz-column--side" }, [inputPanel(ctx).el, filtersGrid(ctx).el]),
+      h("div", { className: "cnnviz-column cnnviz-column--side" }, [inputPanel(ctx).el, camera.el,
+        filtersGrid(ctx).el]),
       h("div", { className: "cnnviz-column cnnviz-column--main" }, [grid.el, unitCard(ctx).el,
         layerAtlasPanel(ctx).el]),
     ]),
+    help.overlay,
   );
   el.replaceChildren(root);
   return () => {
+    help.destroy();
+    camera.stop();
     removeKeys();
     ctx.destroy();
     root.remove();

@@ -7,6 +7,7 @@ import { decodeBitmap, drawBitmap, h, putPixels } from "./dom.js";
 import { fieldBox, positionAt } from "./layout.js";
 import { requestKey, selectionOf, unitAnswers } from "./protocol.js";
 import { top9Panel } from "./top9.js";
+import { unitDownload } from "./unit-download.js";
 
 const RULES = [
   ["deconvnet", "deconvnet", "Zeiler & Fergus: ReLU applied to the signal going down"],
@@ -147,7 +148,7 @@ export function unitCard(ctx) {
   ctx.on("change:layer change:channel change:position change:rule change:picture", paintUnit);
 
   const el = h("section", { className: "cnnviz-panel cnnviz-card", testid: "unit-card" }, [
-    h("header", { className: "cnnviz-panel-header" }, [title]),
+    h("header", { className: "cnnviz-panel-header" }, [title, unitDownload(ctx).el]),
     h("div", { className: "cnnviz-card-controls" }, [rules.el, positions.el, picked]),
     h("div", { className: "cnnviz-figures" }, [input.el, map.el, projection.el, patch.el]),
     stats,

@@ -36,9 +36,14 @@ class Harness:
         self.page = page
         self.widget: Any = None
         self._pushed: dict[str, str] = {}
+        #: Custom messages the widget sent to the front end and the page has not received yet.
+        self.outbox: list[tuple[Any, list[bytes]]] = []
 
     def mount(self, widget: Any = None, views: int = 1, state: dict[str, Any] | None = None) -> None:
         self.widget = widget
+        if widget is not None:  # the widget's custom messages go to the page (there is no comm here)
+            widget.send = lambda content, buffers=None: self.outbox.append(
+                (content, [bytes(b) for b in buffers or []]))
         full = synced_state(widget) if widget is not None else {}
         full.update(state or {})
         self._pushed = {k: json.dumps(v, sort_keys=True) for k, v in full.items()}
@@ -72,7 +77,16 @@ class Harness:
             buffers = [memoryview(base64.b64decode(b)) for b in message["buffers"]]
             self.widget._handle_custom_msg(message["content"], buffers)
         self.push()
+        self.deliver()
         return drained
+
+    def deliver(self) -> int:
+        """Hand the widget's custom messages to the page (``msg:custom``), as the kernel would; returns how many."""
+        sent, self.outbox = self.outbox, []
+        for content, buffers in sent:
+            self.page.evaluate("([c, b]) => window.harness.model.receive(c, b)",
+                               [to_js(content), [to_js(b) for b in buffers]])
+        return len(sent)
 
     def tile_pixels(self, channel: int, view: int = 0) -> dict[str, Any]:
         """The RGBA pixels of a tile's canvas: ``{width, height, data}``."""

@@ -33,6 +33,8 @@ export class MockModel {
     this.saved = [];
     /** Every send(): {content, buffers (base64)}. */
     this.sent = [];
+    /** Every send() ever, with its time (performance.now()); never drained. */
+    this.log = [];
   }
   get(key) { return this.state[key]; }
   set(key, value) {
@@ -46,6 +48,7 @@ export class MockModel {
   }
   send(content, _callbacks, buffers = []) {
     this.sent.push({ content, buffers: buffers.map(base64) });
+    this.log.push({ content, at: performance.now() });
   }
   on(event, fn) {
     if (!this.listeners.has(event)) this.listeners.set(event, new Set());
@@ -64,6 +67,10 @@ export class MockModel {
     const values = decode(state);
     Object.assign(this.state, values);
     for (const key of Object.keys(values)) this.emit(`change:${key}`);
+  }
+  /** The "kernel" sends a custom message (buffers as {"$bytes": base64}), as anywidget's msg:custom delivers it. */
+  receive(content, buffers = []) {
+    for (const fn of [...(this.listeners.get("msg:custom") ?? [])]) fn(decode(content), buffers.map(decode));
   }
   /** Take (and clear) what the front end saved and sent since the last call. */
   drain() {

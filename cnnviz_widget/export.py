@@ -19,9 +19,10 @@ Another position (a click on the activation map), another rule or a new image ne
 its banner and keeps the last selection it could answer.
 
 **Storage.** Binary data is stored once per distinct content and base64-encoded. Pictures of *codes* (activation
-maps, atlases: their values are coloured in the page) stay lossless PNG; the unit cards' RGB projections are WebP
-at ``quality``, those larger than ``max_side`` pixels shrunk to it (the units of the last layers see the whole
-image) — unless ``lossless=True``: then PNG at full size, exactly the widget's pixels.
+maps, atlases: their values are coloured in the page) and the layer-1 filters stay lossless PNG; the unit cards'
+RGB projections are WebP at ``quality``, those larger than ``max_side`` pixels shrunk to it (the units of the last
+layers see the whole image), and so are the photos: the input, the gallery and the exemplar sheets of the top-9
+panels and the layer atlas — unless ``lossless=True``: then every picture is the widget's own, pixel for pixel.
 
 **Safety.** Every text (class names, layer names, file names) travels inside ``<script type="application/json">``
 with ``<``, ``>`` and ``&`` written as ``\\u003c``, ``\\u003e``, ``\\u0026``, so no text can end the script or open
@@ -111,6 +112,11 @@ class ExportReport:
                 f"{self.blobs} pictures and tables, {self.seconds:.0f} s")
 
 
+_PNG = b"\x89PNG\r\n\x1a\n"
+#: State traits whose pictures are photos (and exemplar sheets), stored lossy unless ``lossless``.
+_PHOTO_TRAITS = ("picture", "gallery", "top9", "layer_atlas")
+
+
 class _Store:
     """Binary data of the page, each distinct content once; values become JSON with references into it."""
 
@@ -142,21 +148,36 @@ class _Store:
             if self.max_side is not None and max(height, width) > self.max_side:
                 array = encode.fit_picture(array, self.max_side)
                 height, width = array.shape[:2]
-            buffer = io.BytesIO()
-            Image.fromarray(array).save(buffer, format="WEBP", quality=self.quality, method=4)
-            encoded = buffer.getvalue()
+            encoded = self._webp(array)
         return {"$img": self.add(encoded), "shape": [height, width], "channels": channels}
 
-    def value(self, value: Any) -> Any:
-        """A trait value as JSON with references: bytes → ``{"$b": i}``, raw pictures → ``{"$img": i, ...}``."""
+    def _webp(self, array: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, format="WEBP", quality=self.quality, method=4)
+        return buffer.getvalue()
+
+    def photo(self, data: bytes) -> bytes:
+        """An RGB PNG as WebP at ``quality`` (when smaller, and unless lossless); anything else as it is. The page
+        decodes either from the bytes themselves, whatever type it is told."""
+        if self.lossless or not data.startswith(_PNG):
+            return data
+        with Image.open(io.BytesIO(data)) as image:
+            if image.mode != "RGB":
+                return data
+            encoded = self._webp(np.asarray(image))
+        return encoded if len(encoded) < len(data) else data
+
+    def value(self, value: Any, photos: bool = False) -> Any:
+        """A trait value as JSON with references: bytes → ``{"$b": i}``, raw pictures → ``{"$img": i, ...}``.
+        ``photos``: the value's RGB PNGs are photos or exemplar sheets (stored as :meth:`photo`)."""
         if isinstance(value, (bytes, bytearray, memoryview)):
-            return {"$b": self.add(bytes(value))}
+            return {"$b": self.add(self.photo(bytes(value)) if photos else bytes(value))}
         if isinstance(value, dict):
             if set(value) == {"shape", "channels", "data"} and isinstance(value["data"], (bytes, memoryview)):
                 return self.picture(value)
-            return {str(k): self.value(v) for k, v in value.items()}
+            return {str(k): self.value(v, photos) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return [self.value(v) for v in value]
+            return [self.value(v, photos) for v in value]
         if isinstance(value, float) and not math.isfinite(value):
             return None  # JSON has no NaN; the panels read a missing number as "–"
         if isinstance(value, (np.integer, np.floating)):
@@ -218,14 +239,15 @@ def _exemplar_answers(widget: Any, layers: list[str], rules: list[str], store: _
                     widget._unit_tiles(result, layer, live, rule)  # one batch; the states below reuse the tiles
                 for c in chunk:
                     request = {"layer": layer, "channel": c, "rule": rule}
-                    top9[f"{layer}|{c}|{rule}"] = store.value(widget._top9_state(result, version, request))
+                    top9[f"{layer}|{c}|{rule}"] = store.value(widget._top9_state(result, version, request),
+                                                              photos=True)
                 tick(len(chunk))
             for sort_by in ("channel", "strength"):
                 page, count = 0, 1
                 while page < count:
                     request = {"layer": layer, "page": page, "rule": rule, "sort_by": sort_by}
                     state = widget._layer_atlas_state(result, version, request)
-                    pages[f"{layer}|{page}|{rule}|{sort_by}"] = store.value(state)
+                    pages[f"{layer}|{page}|{rule}|{sort_by}"] = store.value(state, photos=True)
                     count = int(state.get("pages", 1))
                     page += 1
     return {"top9": top9, "layer_atlas": pages}
@@ -358,7 +380,8 @@ def export_html(
         "about": about,
         "holds": {"layers": names, "rules": rules, "positions": positions,
                   "exemplars": mined},
-        "state": {**{k: store.value(v) for k, v in state.items()}, "busy": False, "error": ""},
+        "state": {**{k: store.value(v, photos=k in _PHOTO_TRAITS) for k, v in state.items()}, "busy": False,
+                  "error": ""},
         "answers": answers,
         "blobs": store.blobs,
     }

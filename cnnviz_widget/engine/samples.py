@@ -11,11 +11,12 @@ all of them.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from .models import package_path
 
 __all__ = ["SamplePhoto", "imagenet_photos", "sample_photos"]
 
@@ -52,18 +53,10 @@ class SamplePhoto:
     label: int | None = None
 
 
-def _package_dir(package: str, *parts: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
-    return path if path.is_dir() else None
-
-
 @lru_cache(maxsize=1)
 def imagenet_photos() -> tuple[SamplePhoto, ...]:
     """The 20 labelled ImageNet validation photos of PyPI ``foolbox`` (empty if it is not installed)."""
-    folder = _package_dir("foolbox", "data")
+    folder = package_path("foolbox", "data")
     if folder is None:
         return ()
     from .models import imagenet_labels
@@ -82,12 +75,12 @@ def imagenet_photos() -> tuple[SamplePhoto, ...]:
 def sample_photos() -> tuple[SamplePhoto, ...]:
     """Every sample photo found offline: skimage's first (chelsea the cat leads), then ImageNet's, then others."""
     photos: list[SamplePhoto] = []
-    skimage = _package_dir("skimage", "data")
+    skimage = package_path("skimage", "data")
     if skimage is not None:
         photos += [SamplePhoto(name, skimage / file, "scikit-image") for file, name in _SKIMAGE_PHOTOS
                    if (skimage / file).is_file()]
     photos += imagenet_photos()
-    mpl = _package_dir("matplotlib", "mpl-data", "sample_data")
+    mpl = package_path("matplotlib", "mpl-data", "sample_data")
     if mpl is not None and (mpl / "grace_hopper.jpg").is_file():
         photos.append(SamplePhoto("grace hopper", mpl / "grace_hopper.jpg", "matplotlib"))
     return tuple(photos)

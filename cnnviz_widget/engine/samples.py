@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .models import package_path
+from .models import imagenet_labels, package_path
 
 __all__ = ["SamplePhoto", "imagenet_photos", "sample_photos"]
 
@@ -59,8 +59,6 @@ def imagenet_photos() -> tuple[SamplePhoto, ...]:
     folder = package_path("foolbox", "data")
     if folder is None:
         return ()
-    from .models import imagenet_labels
-
     names = imagenet_labels()
     photos = []
     for path in sorted(folder.glob("imagenet_*_*.jpg")):

@@ -188,4 +188,11 @@ def test_exported_top9_panels_stay_clickable(offline_page, tmp_path):
     assert state == w.top9["state"]
     if state == "ready":
         assert page.locator("[data-testid=top9-patch]").count() == w.top9["k"]
+
+    # The layer atlas: opened in the page, its saved page is shown; a click on a unit opens that unit's card.
+    page.click("[data-testid=layer-atlas-toggle]")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=atlas-unit]').length === 6")
+    page.click("[data-testid=atlas-unit][data-channel='1']")
+    wait_key(page, "1|3|1|max|deconvnet")
+    assert page.locator("[data-testid=error-banner]").is_hidden()
     assert page.js_errors == [] and page.network_requests == []

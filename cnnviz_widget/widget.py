@@ -23,6 +23,9 @@ The protocol with the front end (``js/src/``), in one place:
   - ``top9``, ``layer_atlas``, ``mining``: the dataset exemplars (the paper's Figure 2): the selected unit's
     top-9, a page of the layer atlas (selected by ``layer_atlas_open`` and ``layer_atlas_page``), and where they
     come from — see :mod:`.exemplar_panels`, which also answers the commands ``exemplar`` and ``mining``.
+  - ``occlusion_result``, ``invariance_result``, ``evolution_result``, ``synthesis_result``, ``jobs``,
+    ``checkpoint``: the paper's experiments (Figs. 7, 5, 4 and activation maximisation) and their runs — see
+    :mod:`.experiment_panels`, which also answers the commands ``experiment`` and ``checkpoint``.
   - ``busy`` (bool) while the kernel computes; ``error`` (str, ``""`` = none) for the banner.
 * **Commands** — custom messages from the front end: ``{"type": "upload", "name": str}`` with the file's bytes
   as one buffer, and ``{"type": "sample", "index": int}``. Both answer by changing the results above.
@@ -55,6 +58,7 @@ from .engine.exemplars import Exemplars
 from .engine.samples import sample_photos
 from .errors import CNNVizError, ImageError, LayerError, unknown_name
 from .exemplar_panels import ExemplarPanels
+from .experiment_panels import ExperimentPanels
 
 __all__ = ["CNNViz"]
 
@@ -92,7 +96,7 @@ def _default_name(source: Any) -> str:
     return "image"
 
 
-class CNNViz(ExemplarPanels, anywidget.AnyWidget):
+class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
     """See what a CNN has learned: activations, deconvnet projections and filters, clickable, in Jupyter.
 
     Example::
@@ -185,17 +189,8 @@ class CNNViz(ExemplarPanels, anywidget.AnyWidget):
         #: Recent kernel-side compute times, newest last: ``{"kind": "unit"|"image", "ms": ..., ...}``.
         self.timings: collections.deque[dict[str, Any]] = collections.deque(maxlen=_TIMINGS)
         super().__init__()
-        self._explorer = self._make_explorer(model, preprocess, labels)
+        self._show_model(self._make_explorer(model, preprocess, labels))
         ex = self._explorer
-        self._channel_order = getattr(ex.spec.preprocess, "channel_order", "RGB")
-        self.model_info = {
-            "name": ex.spec.name, "source": ex.spec.source, "pretrained": ex.spec.pretrained,
-            "input_shape": list(ex.spec.input_shape), "classes": len(ex.spec.labels) if ex.spec.labels else None,
-            "first_conv": ex.first_conv.name,
-        }
-        self.layers = [{"name": i.name, "kind": i.kind, "label": i.label, "shape": list(i.shape)} for i in ex.layers]
-        self.filters = {"layer": ex.first_conv.name,
-                        **encode.filter_sheet(ex.filters(), self._channel_order).to_state()}
         self._gallery = self._load_gallery(gallery)
         sheet, cols = encode.thumbnail_sheet([img for _, img in self._gallery])
         self.gallery = {"names": [name for name, _ in self._gallery], "png": sheet, "tile": 64, "cols": cols}
@@ -216,6 +211,7 @@ class CNNViz(ExemplarPanels, anywidget.AnyWidget):
         else:
             self.set_image(image)
         self._start_exemplar_panels()
+        self._start_experiment_panels()
         if exemplars is not None:
             self.load_exemplars(exemplars)
 
@@ -296,6 +292,20 @@ class CNNViz(ExemplarPanels, anywidget.AnyWidget):
         return export_html(self, path, layers=layers, rules=rules, **options)
 
     # ------------------------------------------------------------------------------------------ setup
+    def _show_model(self, ex: Explorer) -> None:
+        """Make ``ex`` the widget's model: its description, layers and filters (the image is prepared afresh by the
+        caller). Feature evolution swaps in a checkpoint's Explorer this way (:mod:`.experiment_panels`)."""
+        self._explorer = ex
+        self._channel_order = getattr(ex.spec.preprocess, "channel_order", "RGB")
+        self.model_info = {
+            "name": ex.spec.name, "source": ex.spec.source, "pretrained": ex.spec.pretrained,
+            "input_shape": list(ex.spec.input_shape), "classes": len(ex.spec.labels) if ex.spec.labels else None,
+            "first_conv": ex.first_conv.name,
+        }
+        self.layers = [{"name": i.name, "kind": i.kind, "label": i.label, "shape": list(i.shape)} for i in ex.layers]
+        self.filters = {"layer": ex.first_conv.name,
+                        **encode.filter_sheet(ex.filters(), self._channel_order).to_state()}
+
     @staticmethod
     def _make_explorer(model: Any, preprocess: Any, labels: Any) -> Explorer:
         if isinstance(model, Explorer):

@@ -16,6 +16,7 @@
 import { activationGrid } from "./activation-grid.js";
 import { createContext } from "./context.js";
 import { h } from "./dom.js";
+import { experimentPanels } from "./experiment-panels.js";
 import { filtersGrid } from "./filters-grid.js";
 import { helpOverlay } from "./help.js";
 import { inputPanel } from "./input-panel.js";
@@ -56,7 +57,7 @@ function render({ model, el }) {
       h("div", { className: "cnnviz-column cnnviz-column--side" }, [inputPanel(ctx).el, camera.el,
         filtersGrid(ctx).el]),
       h("div", { className: "cnnviz-column cnnviz-column--main" }, [grid.el, unitCard(ctx).el,
-        layerAtlasPanel(ctx).el]),
+        layerAtlasPanel(ctx).el, experimentPanels(ctx).el]),
     ]),
     help.overlay,
   );

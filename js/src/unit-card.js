@@ -6,6 +6,7 @@ import { colorize } from "./colormap.js";
 import { decodeBitmap, drawBitmap, h, putPixels } from "./dom.js";
 import { fieldBox, positionAt } from "./layout.js";
 import { requestKey, selectionOf, unitAnswers } from "./protocol.js";
+import { synthesisPanel } from "./synthesis.js";
 import { top9Panel } from "./top9.js";
 import { unitDownload } from "./unit-download.js";
 
@@ -153,6 +154,7 @@ export function unitCard(ctx) {
     h("div", { className: "cnnviz-figures" }, [input.el, map.el, projection.el, patch.el]),
     stats,
     top9.el,
+    synthesisPanel(ctx).el,
   ]);
   paintPicture();
   paintUnit();

@@ -572,7 +572,9 @@ class ExperimentPanels(traitlets.HasTraits):
                 latest = self._latest.get(job.kind) == job.id
             if latest:
                 state = {"request": job.request, **job._publish(result)}
-                with self._jobs_lock, self.hold_sync():  # the answer and the end of the run in one message
+                # The answer first, then the end of the run (hold_sync is not safe across threads): the front end
+                # paints an answer stamped with the run in progress.
+                with self._jobs_lock:
                     if self._latest.get(job.kind) == job.id:
                         self._results[job.kind] = result
                         setattr(self, f"{job.kind}_result", state)

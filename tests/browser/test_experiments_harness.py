@@ -92,6 +92,7 @@ def settle(harness) -> dict:
 
 
 def hover(page, selector: str, fx: float, fy: float, click: bool = False) -> None:
+    page.locator(selector).scroll_into_view_if_needed()
     box = page.locator(selector).bounding_box()
     x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
     page.mouse.move(x, y)
@@ -388,3 +389,33 @@ def test_a_runs_progress_bar_and_cancel_button(harness, tiny, page):
         f"synthesis cancelled after {stopped} of 1000000")
     assert page.locator(progress).is_hidden() and page.locator(f"{SYNTHESIS} [data-testid=synthesis-cancel]").is_hidden()
     assert json.dumps(tiny.synthesis_result) == "{}"  # nothing was shown for the cancelled run
+
+
+# ------------------------------------------------------------------------------------------------- export
+def test_a_saved_page_shows_the_experiments_without_a_kernel(browser, tiny, tmp_path):
+    maps = tiny.occlusion()
+    tiny.invariance(transforms={"translate": [-4, 0, 4]})
+    tiny.synthesize(params=AscentParams(steps=3))
+    report = tiny.to_html(tmp_path / "page.html", layers=["0"], progress=False)
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 1000})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(report.path.as_uri())
+        page.wait_for_function("window.cnnvizExport?.ready === true", timeout=20_000)
+        wait_state(page, "[data-testid=invariance]")
+        assert page.get_attribute("[data-testid=experiments]", "data-tab") == "invariance"  # the newest run
+        page.click("[data-testid=experiment-tab][data-kind=occlusion]")
+        wait_state(page, "[data-testid=occlusion]")
+        assert np.array_equal(canvas_rgb(page, "[data-testid=occlusion-map]"),
+                              encode.colorize(codes(tiny.occlusion_result["maps"]["probability"]), "heat"))
+        hover(page, "[data-testid=occlusion-map]", 0.01, 0.01)  # hovering needs no kernel: cell (0, 0)
+        assert np.array_equal(canvas_rgb(page, "[data-testid=occlusion-image]"),
+                              tiny.explorer.to_pixels(maps.occluded(0, 0)))
+        wait_state(page, "[data-testid=synthesis]")
+        for button in ("occlusion-run", "invariance-run", "synthesis-run"):
+            assert page.locator(f"[data-testid={button}]").is_hidden(), button
+        assert errors == []
+    finally:
+        context.close()

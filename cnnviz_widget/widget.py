@@ -106,6 +106,10 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
         w = CNNViz(model=my_module, image="dog.jpg", layer="layer2.0.conv1")
         w.layer, w.channel, w.image = "features.3", 12, pil_image
         w.observe(lambda change: print(change.new), "channel")
+        maps = w.occlusion()                               # the paper's experiments, shown in the widget's panels:
+        curves = w.invariance()                            # occlusion, invariance, feature evolution
+        result = w.synthesize()                            # (w.evolution(checkpoints, data)) and activation
+                                                           # maximisation — see cnnviz_widget.experiment_panels
 
     Args:
         model: a model name (``"squeezenet1_1"``, the offline default, or a torchvision name), an ``nn.Module``,

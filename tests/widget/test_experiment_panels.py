@@ -457,3 +457,24 @@ def test_threads_do_not_block_the_unit_card(w):
     job.cancel()
     with pytest.raises(Cancelled):
         job.result(30)
+
+
+def test_payloads_stay_bounded_on_the_default_model():
+    v = CNNViz(gallery=[])
+    v.occlusion(stride=32)
+    curves = v.invariance()
+
+    def size(value) -> int:
+        if isinstance(value, (bytes, bytearray)):
+            return len(value)
+        if isinstance(value, dict):
+            return sum(size(x) for x in value.values())
+        if isinstance(value, list):
+            return sum(size(x) for x in value)
+        return len(str(value))
+
+    state = v.invariance_result
+    assert state["tile"] == [128, 128] and [c["count"] for c in state["curves"]] == [25, 17, 36]
+    assert curves.curves["rotate"].images.shape == (36, 227, 227, 3)  # shrunk for the page, whole in Python
+    assert size(state) < 2_500_000  # 78 images of 128 px (the Jupyter websocket takes ~10 MB a message)
+    assert size(v.occlusion_result) < 200_000

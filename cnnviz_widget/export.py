@@ -12,7 +12,8 @@ panels are the widget's own and render from that state exactly as they do live.
   are computed in batches, one receptive-field crop per unit (:meth:`~.engine.explorer.Explorer.project_batch`); a
   unit that is silent on the image has a zero projection, known without computing it;
 * with dataset exemplars in the widget (``w.mine()``, ``w.load_exemplars()``), the top-9 panel of every unit of the
-  mined layers and every page of their layer atlas, in both orders;
+  mined layers and every page of their layer atlas, in both orders. These are many pictures (18 per unit): export
+  the layers you will show — a few layers, not all of them;
 * the unit selected at export time, as it is.
 
 Another position (a click on the activation map), another rule or a new image needs the kernel: the page says so in
@@ -61,6 +62,8 @@ POSITIONS = ("max", "map")
 BATCH_UNITS = 64
 #: Uncompressed pictures up to this many bytes are stored as they are (a PNG would not be smaller).
 RAW_AS_IS = 1024
+#: Top-9 tiles are saved at most this many pixels a side: the size the panel shows them at (js/src/widget.css).
+EXEMPLAR_SIDE = 64
 #: The widget's traits that hold no result and have no meaning on a page without a kernel.
 _LIVE_ONLY = ("busy", "error")
 
@@ -223,6 +226,19 @@ def _unit_states(widget: Any, layer: str, channels: list[int], position: str, ru
     return [widget._unit_state((image, layer, c, position, rule), projection=p) for c, p in zip(channels, projections)]
 
 
+def _displayed_size(top9: dict[str, Any]) -> dict[str, Any]:
+    """A top-9 state with its sheets' tiles shrunk to :data:`EXEMPLAR_SIDE` (the panel shows no more pixels)."""
+    if "patches" not in top9 or max(top9["tile"]) <= EXEMPLAR_SIDE:
+        return top9
+    shrunk = dict(top9)
+    for name in ("patches", "projections"):
+        tiles = encode.sheet_tiles(top9[name], top9["count"], top9["cols"], top9["tile"])
+        small = np.stack([encode.fit_picture(tile, EXEMPLAR_SIDE) for tile in tiles])
+        shrunk[name] = encode.png(encode.tile_sheet(small, top9["cols"]))
+        shrunk["tile"] = list(small.shape[1:3])
+    return shrunk
+
+
 def _exemplar_answers(widget: Any, layers: list[str], rules: list[str], store: _Store, tick: Callable[[int], None]
                       ) -> dict[str, dict[str, Any]]:
     """Top-9 panels and layer-atlas pages of the mined layers among ``layers`` (see :mod:`.exemplar_panels`)."""
@@ -239,8 +255,9 @@ def _exemplar_answers(widget: Any, layers: list[str], rules: list[str], store: _
                     widget._unit_tiles(result, layer, live, rule)  # one batch; the states below reuse the tiles
                 for c in chunk:
                     request = {"layer": layer, "channel": c, "rule": rule}
-                    top9[f"{layer}|{c}|{rule}"] = store.value(widget._top9_state(result, version, request),
-                                                              photos=True)
+                    state = widget._top9_state(result, version, request)
+                    top9[f"{layer}|{c}|{rule}"] = store.value(
+                        state if store.lossless else _displayed_size(state), photos=True)
                 tick(len(chunk))
             for sort_by in ("channel", "strength"):
                 page, count = 0, 1

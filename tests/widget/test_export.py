@@ -177,3 +177,15 @@ def test_cli_export_writes_one_page(tmp_path, capsys):
     doc = read_document(out)
     assert doc["about"]["model"] == "squeezenet1_1" and len(doc["answers"]["unit"]) == 64
     torch.testing.assert_close(torch.tensor(len(doc["state"]["layers"])), torch.tensor(1))
+
+
+def test_top9_tiles_are_saved_at_the_size_the_panel_shows():
+    tiles = np.stack([np.full((96, 96, 3), 10, np.uint8), np.full((96, 96, 3), 200, np.uint8)])
+    sheet = encode.png(encode.tile_sheet(tiles, 3))
+    state = {"state": "ready", "count": 2, "cols": 3, "tile": [96, 96], "patches": sheet, "projections": sheet}
+    shrunk = export._displayed_size(state)
+    assert shrunk["tile"] == [64, 64] and state["tile"] == [96, 96]
+    small = encode.sheet_tiles(shrunk["patches"], 2, 3, shrunk["tile"])
+    assert small.shape == (2, 64, 64, 3) and (small[0] == 10).all() and (small[1] == 200).all()
+    assert export._displayed_size({**state, "tile": [47, 47]})["tile"] == [47, 47]
+    assert export._displayed_size({"state": "dead"}) == {"state": "dead"}

@@ -17,7 +17,8 @@ EXPECTED = {
     "02-paper-figures.ipynb": [
         "layer 1: features.0", "layer 5: features.12", "(epoch_00 | epoch_01 | epoch_02)", "epoch 2: test accuracy",
         "imagenet_15 · goose: true class goose", "p(goose) =", "features.7 channel 12: activation",
-        "top-9 ready",
+        "top-9 ready", "occlusion panel: 9×9 positions", "invariance panel: translate (13 steps)",
+        "unit card: synthesised image of features.10", "evolution panel: 4 units × 3 checkpoints",
     ],
     "03-your-own-model.ipynb": [
         "No pretrained AlexNet here:", "load_model('alexnet', weights=None) for random weights",

@@ -36,6 +36,22 @@ export const PANELS = [
     text: "After mining a dataset (w.mine()), the nine images whose patches excite the unit most, each beside its "
       + "projection — the paper's Figure 2. The layer atlas shows the same for every unit of a layer. Click an "
       + "exemplar to open its image." },
+  { title: "Activation maximisation",
+    text: "In the unit card: an image made from faint noise by gradient ascent until the unit responds as strongly "
+      + "as it can, with decay, blur and jitter keeping it closer to a photograph (Yosinski et al. 2015, "
+      + "arXiv:1506.06579). A caricature of what the unit looks for, not a photo it has seen." },
+  { title: "Occlusion",
+    text: "A gray square slides over the image; at each position: (a) the activation of the selected feature map, "
+      + "(b) the probability of the class, (c) the most probable class. Dark in (b) is where hiding the image "
+      + "hurts the prediction: what the network relies on (the paper's Figure 7). Hover a map to see the occluded "
+      + "image there." },
+  { title: "Invariance",
+    text: "The image shifted, enlarged and turned: how far each layer's features move from the original's, and "
+      + "the probability of the class (the paper's Figure 5); a slider compares the original and the transformed "
+      + "image." },
+  { title: "Feature evolution",
+    text: "Units × training checkpoints: each unit's strongest image patch and projection at each checkpoint, from "
+      + "the untrained network on (the paper's Figure 4). Click a cell to open that checkpoint's unit card." },
 ];
 
 /** @type {Array<{title: string, text: string, cite: string}>} */

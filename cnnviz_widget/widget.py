@@ -236,6 +236,8 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
             self.image = source
         finally:
             self._incoming_name = None
+        if self.picture and self.picture.get("name") != self._image_name:  # same pixels (no change event), new name
+            self.picture = {**self.picture, "name": self._image_name}
 
     def unit_card(self) -> encode.UnitCard:
         """The selected unit as one picture for slides and handouts: its name, the input with its receptive field, its

@@ -79,8 +79,11 @@ class JupyterServer:
         settings = self.root / ".jupyter-settings" / "@jupyterlab" / "apputils-extension"
         settings.mkdir(parents=True, exist_ok=True)  # no "get Jupyter news?" toast over the screenshots
         (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+        # Settings and workspaces of its own: JupyterLab otherwise restores the user's last layout (notebooks of
+        # earlier runs, whose kernels start and run) into every page it serves.
         env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1",
-               "JUPYTERLAB_SETTINGS_DIR": str(self.root / ".jupyter-settings")}
+               "JUPYTERLAB_SETTINGS_DIR": str(self.root / ".jupyter-settings"),
+               "JUPYTERLAB_WORKSPACES_DIR": str(self.root / ".jupyter-workspaces")}
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.root, env=env)
 
     def wait(self, timeout: float = 60.0) -> JupyterServer:
@@ -152,15 +155,17 @@ _EXECUTE = f"""async (code) => {{
 
 def open_notebook(page: Any, server: JupyterServer, name: str, app: str = "lab", timeout: float = 60.0) -> None:
     """Open notebook ``name`` in JupyterLab (``app="lab"``) or Notebook 7 (``"notebook"``) and wait for its kernel."""
-    path = f"/lab/tree/{name}" if app == "lab" else f"/notebooks/{name}"
+    # ?reset: a fresh layout, not the one the previous page of this server left (its notebooks would open too).
+    path = f"/lab/tree/{name}?reset" if app == "lab" else f"/notebooks/{name}"
     page.goto(server.url + path, wait_until="domcontentloaded")
-    page.wait_for_function(f"{_CURRENT} !== null", timeout=timeout * 1000)
+    page.wait_for_function(f"(name) => {_CURRENT}?.context?.path === name", arg=name, timeout=timeout * 1000)
     page.evaluate(_WAIT_KERNEL)
 
 
 def run_all(page: Any) -> None:
     """Run every cell of the open notebook (returns at once; wait for what the cells produce)."""
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # Not awaited: the command's promise settles only when the last cell has run.
+    page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
 
 def kernel_exec(page: Any, code: str) -> str:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -32,5 +33,8 @@ def test_extension_sets_nodelay_then_opens_as_before(monkeypatch):
         def set_nodelay(self, value):
             calls.append(("nodelay", value))
 
-    assert asyncio.run(handler.open(Fake(), "k1")) == "opened"
+    # In a thread of its own: Playwright's sync API (browser tests in the same session) marks the main thread's
+    # event loop as running, and asyncio.run refuses to start inside it.
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, handler.open(Fake(), "k1")).result() == "opened"
     assert calls == [("nodelay", True), ("open", "k1")]

@@ -252,6 +252,14 @@ def test_new_image_from_python_updates_everything_and_keeps_the_selection(w):
     assert isinstance(w.image, Image.Image) and w.image.size == (8, 8)
 
 
+def test_same_pixels_under_a_new_name_rename_the_picture_without_recomputing(w):
+    w.set_image(GALLERY[1][1], name="all blue")
+    unit = w.unit
+    w.set_image(GALLERY[1][1].copy(), name="blue again")
+    assert (w.picture["id"], w.picture["name"]) == (2, "blue again")
+    assert w.unit is unit  # nothing recomputed
+
+
 def test_upload_command_reads_bytes_and_names_the_picture(w):
     seen = []
     w.observe(lambda change: seen.append(change["new"].getpixel((0, 0))), names="image")

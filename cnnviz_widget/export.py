@@ -65,7 +65,8 @@ RAW_AS_IS = 1024
 #: Top-9 tiles are saved at most this many pixels a side: the size the panel shows them at (js/src/widget.css).
 EXEMPLAR_SIDE = 64
 #: The widget's traits that hold no result and have no meaning on a page without a kernel.
-_LIVE_ONLY = ("busy", "error", "jobs")  # a saved page runs nothing: no job is running or finished there
+_LIVE_ONLY = ("busy", "error")
+_UNFINISHED = ("queued", "running", "cancelling")  # job states a saved page, which runs nothing, must not show
 
 _BOOTSTRAP = """
 const text = (id) => JSON.parse(document.getElementById(id).textContent);
@@ -398,7 +399,8 @@ def export_html(
         "holds": {"layers": names, "rules": rules, "positions": positions,
                   "exemplars": mined},
         "state": {**{k: store.value(v, photos=k in _PHOTO_TRAITS) for k, v in state.items()}, "busy": False,
-                  "error": "", "jobs": {}},
+                  "error": "", "jobs": {kind: job for kind, job in widget.jobs.items()
+                                        if job.get("state") not in _UNFINISHED}},
         "answers": answers,
         "blobs": store.blobs,
     }

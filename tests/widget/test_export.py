@@ -162,6 +162,13 @@ def test_the_page_opens_on_an_exported_layer_and_lists_only_those(widget, tmp_pa
     assert widget.layer == "0", "exporting leaves the widget's selection alone"
 
 
+def test_a_saved_page_keeps_finished_runs_and_drops_running_ones(widget, tmp_path):
+    done = {"id": 1, "state": "done", "done": 4, "total": 4, "message": ""}
+    widget.jobs = {"occlusion": done, "synthesis": {**done, "id": 2, "state": "running", "done": 1}}
+    doc = read_document(widget.to_html(tmp_path / "c.html", layers=["0"], progress=False).path)
+    assert doc["state"]["jobs"] == {"occlusion": done}  # nothing runs on the page: no bar stuck at 1 of 4
+
+
 def test_progress_counts_every_card(widget, tmp_path):
     seen = []
     widget.to_html(tmp_path / "c.html", layers=["0", "3"], progress=lambda done, total: seen.append((done, total)))

@@ -74,6 +74,35 @@ _IMAGE = """async (index) => {
 }"""
 
 
+# The floor under every figure above: a widget that does nothing — the page sets a trait, a Python observer copies it
+# into another, the page hears of it — through the same browser, server and kernel.
+_ECHO_WIDGET = r'''
+import anywidget, traitlets
+
+class Echo(anywidget.AnyWidget):
+    _esm = """export default { render({ model }) {
+      window.cnnvizEcho = (n) => new Promise((resolve) => {
+        const t0 = performance.now();
+        const on = () => {
+          if (model.get("answer") === n) { model.off("change:answer", on); resolve(performance.now() - t0); }
+        };
+        model.on("change:answer", on);
+        model.set("question", n);
+        model.save_changes();
+      });
+    } }"""
+    question = traitlets.Int(0).tag(sync=True)
+    answer = traitlets.Int(0).tag(sync=True)
+
+    @traitlets.observe("question")
+    def _copy(self, change):
+        self.answer = change["new"]
+
+echo = Echo()
+echo
+'''
+
+
 def stats(values: list[float]) -> tuple[float, float]:
     return float(np.percentile(values, 50)), float(np.percentile(values, 95))
 
@@ -100,6 +129,11 @@ def measure(playwright, root: Path, extra: list[str], args: argparse.Namespace) 
         jupyter_driver.run_all(page)
         jupyter_driver.wait_cells(page)
         page.wait_for_selector(".cnnviz-root [data-testid=unit-tile]")
+        page.wait_for_function("() => typeof window.cnnvizEcho === 'function'")
+        echo = [page.evaluate("n => window.cnnvizEcho(n)", n) for n in range(1, args.clicks + 4)][3:]
+        e50, e95 = stats(echo)
+        print(f"== floor: a widget that does nothing (trait set in the page → Python observer → trait back), "
+              f"{len(echo)} samples\n          p50 {e50:.1f} ms   p95 {e95:.1f} ms")
         for layer in LAYERS:
             jupyter_driver.kernel_exec(page, f"w.layer = {layer!r}; w.timings.clear()")
             page.wait_for_function("l => document.querySelector('.cnnviz-root [data-testid=activation-grid]')"
@@ -111,9 +145,11 @@ def measure(playwright, root: Path, extra: list[str], args: argparse.Namespace) 
             kernel = json.loads(jupyter_driver.kernel_exec(
                 page, "import json; print(json.dumps([t for t in w.timings if t['kind'] == 'unit']))"))[3:]
             again = [page.evaluate(_CLICK, [c, layer])["total"] for c in channels[3:13]]  # answers cached
-            report(f"click on a tile → projection painted, {layer}", [t["total"] for t in clicks],
-                   "(Chromium: click → projection painted)", [t["project_ms"] for t in kernel],
-                   "(kernel: the projection alone)")
+            ratio = report(f"click on a tile → projection painted, {layer}", [t["total"] for t in clicks],
+                           "(Chromium: click → projection painted)", [t["project_ms"] for t in kernel],
+                           "(kernel: the projection alone)")
+            above = ratio - e50 / stats([t["project_ms"] for t in kernel])[0]
+            print(f"          above the do-nothing widget's floor: p50 {above:.2f}× the projection")
             total, arrived, floor = (stats([t["ms"] for t in kernel]), stats([t["arrived"] for t in clicks]),
                                      stats(again))
             print(f"          kernel answer incl. encoding p50 {total[0]:.1f} / p95 {total[1]:.1f} ms; answer in the "
@@ -154,7 +190,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         root = Path(tmp)
         nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell("from cnnviz_widget import CNNViz\nw = CNNViz()\nw")]
+        nb.cells = [nbformat.v4.new_code_cell("from cnnviz_widget import CNNViz\nw = CNNViz()\nw"),
+                    nbformat.v4.new_code_cell(_ECHO_WIDGET.strip())]
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, root / "bench.ipynb")
         print(f"browser: {jupyter_driver.CHROMIUM} (headless); kernel: this machine's CPU; model: squeezenet1_1")

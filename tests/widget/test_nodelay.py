@@ -2,6 +2,8 @@
 
 import asyncio
 import logging
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -38,3 +40,9 @@ def test_extension_sets_nodelay_then_opens_as_before(monkeypatch):
     with ThreadPoolExecutor(1) as pool:
         assert pool.submit(asyncio.run, handler.open(Fake(), "k1")).result() == "opened"
     assert calls == [("nodelay", True), ("open", "k1")]
+
+
+def test_the_extension_does_not_pull_torch_into_the_server():
+    code = "import sys, cnnviz_widget.nodelay; print(sorted({'torch', 'ipywidgets', 'anywidget'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

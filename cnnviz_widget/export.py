@@ -379,6 +379,11 @@ def export_html(
                         tick(len(chunk))
         if mined:
             answers.update(_exemplar_answers(widget, mined, rules, store, tick))
+        # Every unit synthesised in this session (of the exported layers) shows its image on the page too.
+        syntheses = {f"{layer}|{channel}": state for (model, layer, channel), state in widget._syntheses.items()
+                     if model == id(widget._explorer) and layer in names}
+        if syntheses:
+            answers["synthesis_result"] = {key: store.value(state) for key, state in syntheses.items()}
     finally:
         if bar is not None:
             bar.close()
@@ -390,6 +395,8 @@ def export_html(
         state.update(layer=names[0], channel=0, position=positions[0], rule=rules[0])
         state["atlas"] = answers["atlas"][names[0]]
         state["unit"] = answers["unit"][unit_key(names[0], 0, positions[0], rules[0])]
+    if f"{state['layer']}|{state['channel']}" in syntheses:  # the page opens on the selected unit's own image
+        state["synthesis_result"] = syntheses[f"{state['layer']}|{state['channel']}"]
     picture = widget.picture
     about = {"model": widget.model_info.get("name"), "image": picture.get("name"),
              "source": widget.model_info.get("source")}

@@ -1,8 +1,9 @@
 // A model for a page with no kernel (the HTML export, cnnviz_widget/export.py): the same `get/set/on/off/
 // save_changes/send` surface as an anywidget model, over saved state. A change of the selection is answered from
-// results precomputed for it — the `atlas` of the layer, the `unit` card, the `top9` and `layer_atlas` panels — so
-// every panel renders exactly as it does live. A selection nothing was precomputed for is refused: the selection
-// goes back to the last one answered and the error banner says what the page holds.
+// results precomputed for it — the `atlas` of the layer, the `unit` card, the `top9` and `layer_atlas` panels, the
+// `synthesis_result` of each unit synthesised before saving — so every panel renders exactly as it does live. A
+// selection nothing was precomputed for is refused: the selection goes back to the last one answered and the error
+// banner says what the page holds.
 //
 // The saved document: {format, state, answers: {trait: {key: value}}, holds, blobs: [base64, ...]}. Values refer to
 // binary data as {"$b": i} (bytes, delivered as a DataView as ipywidgets does) or {"$img": i, shape, channels} (an
@@ -34,6 +35,7 @@ export function answerKeys(model) {
     top9: `${layer}|${channel}|${rule}`,
     layer_atlas: model.get("layer_atlas_open")
       ? `${layer}|${model.get("layer_atlas_page") ?? 0}|${rule}|${model.get("sort_by")}` : null,
+    synthesis_result: `${layer}|${channel}`,
   };
 }
 

@@ -396,6 +396,8 @@ def test_a_saved_page_shows_the_experiments_without_a_kernel(browser, tiny, tmp_
     maps = tiny.occlusion()
     tiny.invariance(transforms={"translate": [-4, 0, 4]})
     tiny.synthesize(params=AscentParams(steps=3))
+    tiny.synthesize(channel=2, params=AscentParams(steps=3))  # the newest synthesis, of a unit not selected
+    assert tiny.channel == 0 and tiny.synthesis_result["request"]["channel"] == 2
     report = tiny.to_html(tmp_path / "page.html", layers=["0"], progress=False)
     context = browser.new_context(offline=True, viewport={"width": 1280, "height": 1000})
     try:
@@ -413,9 +415,18 @@ def test_a_saved_page_shows_the_experiments_without_a_kernel(browser, tiny, tmp_
         hover(page, "[data-testid=occlusion-map]", 0.01, 0.01)  # hovering needs no kernel: cell (0, 0)
         assert np.array_equal(canvas_rgb(page, "[data-testid=occlusion-image]"),
                               tiny.explorer.to_pixels(maps.occluded(0, 0)))
-        wait_state(page, "[data-testid=synthesis]")
+        wait_state(page, "[data-testid=synthesis]")  # the selected unit's own synthesis
         for button in ("occlusion-run", "invariance-run", "synthesis-run"):
             assert page.locator(f"[data-testid={button}]").is_hidden(), button
+        synthesised = {c: tiny._syntheses[(id(tiny.explorer), "0", c)]["image"] for c in (0, 2)}
+        for channel in (0, 2, 1):  # every unit synthesised before saving shows its image; the others none
+            page.click(f"[data-testid=unit-tile][data-channel='{channel}']")
+            page.wait_for_function("u => document.querySelector('[data-testid=synthesis]').dataset.unit === u",
+                                   arg=f"0|{channel}")
+            wait_state(page, "[data-testid=synthesis]", "ready" if channel in synthesised else "none")
+            if channel in synthesised:
+                assert np.array_equal(canvas_rgb(page, "[data-testid=synthesis] [data-testid=synthesis-image]"),
+                                      png_rgb(synthesised[channel]))
         assert errors == []
     finally:
         context.close()

@@ -35,7 +35,7 @@ test("keys name what each panel answers", () => {
   const state = { layer: "x.1", channel: 3, position: [2, 5], rule: "guided", layer_atlas_open: false };
   const model = { get: (k) => state[k] };
   assert.deepEqual(answerKeys(model), { atlas: "x.1", unit: "x.1|3|2,5|guided", top9: "x.1|3|guided",
-    layer_atlas: null });
+    layer_atlas: null, synthesis_result: "x.1|3" });
   Object.assign(state, { layer_atlas_open: true, layer_atlas_page: 2, sort_by: "strength" });
   assert.equal(answerKeys(model).layer_atlas, "x.1|2|guided|strength");
 });

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import LayerError, ModelError
-from .capture import eval_mode, model_output, run_to
+from .capture import eval_mode, fast_layout, model_output, run_to
 from .layers import LayerInfo, LayerTable, discover_layers
 from .models import ModelSpec, load_model
 from .projection import Position, Projector, UnitRequest, check_unit
@@ -59,6 +59,9 @@ class Explorer:
         example = torch.zeros((1, *spec.input_shape), device=spec.device, dtype=spec.dtype)
         with eval_mode(self.model):
             self._table = LayerTable(discover_layers(self.model, example))
+        # Decide the model's memory layout now (a probe of two forwards), not in the middle of the user's first call.
+        probe = torch.rand(example.shape, generator=torch.Generator().manual_seed(0)).to(example)
+        fast_layout(self.model, probe)
         self._projector = Projector(self.model, self._table, memory_budget=memory_budget)
 
     # ----------------------------------------------------------------------------------------------- layers
@@ -187,7 +190,7 @@ class Explorer:
         """Top-``k`` classes: ``[(class_index, label, probability), ...]``, most probable first."""
         batch, single = self._batch(x)
         with eval_mode(self.model), torch.no_grad():
-            logits = model_output(self.model(batch)).float()
+            logits = model_output(self.model(fast_layout(self.model, batch))).float()
         if logits.dim() > 2:
             logits = logits.flatten(1)
         probs = torch.softmax(logits, dim=1).to("cpu")

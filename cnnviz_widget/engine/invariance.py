@@ -36,7 +36,7 @@ import torch
 from PIL import Image
 
 from ..errors import CNNVizError, ModelError
-from .capture import eval_mode, model_output, run_to
+from .capture import eval_mode, fast_layout, model_output, run_to
 from .explorer import Explorer
 from .images import load_image
 from .occlusion import chosen_target, class_label
@@ -271,7 +271,7 @@ def invariance_curves(
     canonical_x = setup.prepare(setup.picture)
 
     with eval_mode(model), torch.no_grad():
-        logits = model_output(model(canonical_x[None].to(device, dtype))).to("cpu", torch.float32).flatten(1)
+        logits = model_output(model(fast_layout(model, canonical_x[None].to(device, dtype)))).to("cpu", torch.float32).flatten(1)
         n_classes = logits.shape[1]
         names = list(layers) if layers is not None else list(dict.fromkeys(
             [explorer.first_conv.name, penultimate_layer(explorer, n_classes)]))

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ..errors import CNNVizError, LayerError, ModelError
-from .capture import eval_mode, model_output, run_to
+from .capture import eval_mode, fast_layout, model_output, run_to
 from .explorer import Explorer
 from .incremental import PatchedBatch
 from .layers import LayerInfo
@@ -318,7 +318,7 @@ def _forward(model: torch.nn.Module, batch: torch.Tensor, info: LayerInfo | None
             features = features.materialize()
         features = features.to("cpu", torch.float32)
     else:
-        out, features = model(batch), None
+        out, features = model(fast_layout(model, batch)), None
     logits = model_output(out)
     if isinstance(logits, PatchedBatch):
         logits = logits.materialize()
@@ -333,7 +333,9 @@ def _occluded_patches(x: torch.Tensor, boxes: list[tuple[int, int, int, int]], s
     patches = torch.stack([x[:, sy:sy + size, sx:sx + size] for sy, sx in starts.tolist()]).clone()
     for k, ((top, left, bottom, right), (sy, sx)) in enumerate(zip(boxes, starts.tolist())):
         patches[k, :, top - sy:bottom - sy, left - sx:right - sx] = fill
-    return PatchedBatch(x.unsqueeze(0).to(device, dtype).clone(), patches.to(device, dtype), starts)
+    cl = torch.channels_last
+    return PatchedBatch(x.unsqueeze(0).to(device, dtype).contiguous(memory_format=cl),
+                        patches.to(device, dtype).contiguous(memory_format=cl), starts)
 
 
 def _choose_unit(info: LayerInfo, reference: torch.Tensor, channel: int | str,

@@ -20,6 +20,7 @@ import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 __all__ = ["EMPTY", "HIST_OCTAVES", "HIST_PER_OCTAVE", "SKIPPED_NAMED", "empty_table", "histogram_edges", "merge_states", "select_top", "update_table"]
 
@@ -75,8 +76,14 @@ def update_table(table: dict[str, torch.Tensor], output: torch.Tensor, index: to
     """
     n, channels = output.shape[:2]
     k = table["values"].shape[1]
-    flat = output.reshape(n, channels, -1)
-    peak = torch.nan_to_num(flat.amax(dim=2).float(), nan=-math.inf).t().contiguous()  # [C, N]
+    if output.dim() == 4 and output.is_contiguous(memory_format=torch.channels_last) and not output.is_contiguous():
+        # Channels-last maps (engine/capture.py): a whole-map max-pool is that layout's fast reduction (amax over
+        # H, W is up to 40x slower there for few channels); it propagates NaN as amax does.
+        peak = F.max_pool2d(output, kernel_size=tuple(output.shape[2:])).flatten(1)
+    else:
+        spatial = tuple(range(2, output.dim()))
+        peak = output.amax(dim=spatial) if spatial else output
+    peak = torch.nan_to_num(peak.float(), nan=-math.inf).t().contiguous()  # [C, N]
 
     bins = edges.numel() + 1
     bucket = torch.bucketize(peak, edges) + torch.arange(channels, device=peak.device).unsqueeze(1) * bins
@@ -97,7 +104,7 @@ def update_table(table: dict[str, torch.Tensor], output: torch.Tensor, index: to
         -1, -1, table["positions"].shape[2])).clone()
     fresh_rows, fresh_cols = (chosen >= k).nonzero(as_tuple=True)
     if fresh_rows.numel() and output.dim() > 2:
-        where = flat[chosen[fresh_rows, fresh_cols] - k, rows[fresh_rows]].argmax(dim=1)
+        where = output[chosen[fresh_rows, fresh_cols] - k, rows[fresh_rows]].flatten(1).argmax(dim=1)
         coords = []
         for size in reversed(output.shape[2:]):
             coords.append(where % size)

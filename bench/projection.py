@@ -5,7 +5,9 @@ Shapes, as the issue defines them:
   (a) 64 units of one image (e.g. a unit card for every channel of a layer),
   (b) 64 (image, unit) pairs from 64 different images (as top-9 exemplars are).
 Both sides compute the same thing (seed 1 at the unit, deconvnet rule) and the outputs are checked equal (≤ 1e-5
-relative). Random weights; times are the best of a few runs (the least disturbed on a shared machine). Run: .venv/bin/python bench/projection.py
+relative) to Captum run on the memory layout the engine uses (channels-last on the CPU where the model allows it;
+see engine/capture.py); Captum is timed both on the inputs as given and on that layout. Random weights; times are
+the best of a few runs (the least disturbed on a shared machine). Run: .venv/bin/python bench/projection.py
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import warnings
 import torch
 
 from cnnviz_widget import Explorer, UnitRequest, load_model
+from cnnviz_widget.engine.capture import fast_layout
 
 warnings.filterwarnings("ignore")
 N_UNITS = 64
@@ -63,21 +66,27 @@ def main() -> None:
                 requests = [UnitRequest(i, layer, c, p) for i, c, p in units]
                 ours_t, ours = timed(lambda requests=requests: ex.project_batch(xs, requests, rule="deconvnet", seed="one"))
 
-                def baseline(units=units, captum=captum):
-                    return torch.stack([captum.attribute(xs[i:i + 1], neuron_selector=(c, *p))[0]
+                def baseline(units=units, captum=captum, inputs=xs):
+                    return torch.stack([captum.attribute(inputs[i:i + 1], neuron_selector=(c, *p))[0]
                                         for i, c, p in units])
 
-                base_t, ref = timed(baseline, repeat=2)
+                base_t, _ = timed(baseline, repeat=2)
+                # The engine runs this model channels-last (engine/capture.py); Captum on the same layout computes
+                # bit for bit what we do (on the caller's layout, rounding may move a near-tied max-pool switch).
+                same = fast_layout(ex.model, xs)
+                same_t, ref = timed(lambda units=units, captum=captum, same=same: baseline(units, captum, same),
+                                    repeat=2)
                 err = float((ours - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
                 print(f"{arch:14s} {layer:12s} shape ({shape}) 64 units: ours {ours_t * 1e3:7.1f} ms   "
-                      f"captum loop {base_t * 1e3:7.1f} ms   ratio {base_t / ours_t:5.1f}x   max rel diff {err:.1e}")
+                      f"captum loop {base_t * 1e3:7.1f} ms   ratio {base_t / ours_t:5.1f}x   | captum on our layout "
+                      f"{same_t * 1e3:7.1f} ms   ratio {same_t / ours_t:5.1f}x   max rel diff {err:.1e}")
         # one projection vs a bare forward + backward of the same model
         x = xs[0]
         layer = layers[-1]
         one_t, _ = timed(lambda layer=layer: ex.project(x, layer, 5, "max", rule="deconvnet"), repeat=15)
 
         def bare(x=x):
-            xg = x[None].clone().requires_grad_(True)
+            xg = fast_layout(ex.model, x[None].clone()).requires_grad_(True)  # the layout the engine uses
             out = ex.model(xg)
             out[0, 0].backward()
             return xg.grad

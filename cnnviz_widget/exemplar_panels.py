@@ -63,6 +63,8 @@ __all__ = ["ExemplarPanels"]
 LAYER_ATLAS_PAGE = 16
 _PROGRESS_EVERY = 0.25  # seconds between progress updates sent to the front end
 _SNAPSHOT_EVERY = 1.0  # seconds between snapshots of a running pass (a snapshot copies every table)
+#: Seconds between looks at an unfinished cache folder the widget shows (a `cnnviz mine` still writing it).
+FOLLOW_EVERY = 2.0
 _TILE_BYTES = 64 * 2**20  # encoded exemplar tiles kept for reuse (paging back, toggling the rule)
 _IDLE_S = 30.0  # the panel thread ends after this long without work (it starts again when needed)
 
@@ -191,6 +193,7 @@ class ExemplarPanels(traitlets.HasTraits):
         miner = Miner(ex, data, layers=layers, k=k, batch_size=batch_size, cache_dir=cache_dir,
                       checkpoint_every=checkpoint_every)
         with self._lock:
+            self._follow += 1
             self._miner = miner
             self._mining_over = False
             self._cancel_asked = False
@@ -223,9 +226,48 @@ class ExemplarPanels(traitlets.HasTraits):
             result = Exemplars.load(source, model=self.explorer, data=data, partial=True)  # type: ignore[attr-defined]
         with self._lock:
             self._miner = None
+            self._follow += 1
             self._install(result)
             self.mining = self._result_info(result, "complete" if result.complete else "partial", shown=True)
+            if not result.complete and not isinstance(source, Exemplars) and result.entry is not None:
+                threading.Thread(target=self._follow_cache, args=(source, data, result, self._follow),
+                                 name="cnnviz-cache-follow", daemon=True).start()
         return result
+
+    def _follow_cache(self, source: str | Path, data: Any, shown: Exemplars, token: int) -> None:
+        """Keep an unfinished cache folder's panels up to date while another process (``cnnviz mine``) fills it:
+        look every :data:`FOLLOW_EVERY` seconds, re-read it when its files changed; stop once it is complete, or
+        when the widget mines, loads something else or closes."""
+        entry = Path(shown.entry)  # type: ignore[arg-type]
+
+        def stamp() -> float:
+            try:
+                return max((f.stat().st_mtime for f in entry.rglob("*") if f.is_file()), default=0.0)
+            except OSError:
+                return 0.0
+
+        seen = stamp()
+        while True:
+            time.sleep(FOLLOW_EVERY)
+            if token != self._follow:
+                return
+            now = stamp()
+            if now == seen:
+                continue
+            seen = now
+            try:
+                fresh = Exemplars.load(source, model=self.explorer, data=data, partial=True)  # type: ignore[attr-defined]
+            except Exception:  # a file caught mid-write, say: look again next time
+                continue
+            with self._lock:
+                if token != self._follow:
+                    return
+                if fresh.images + fresh.skipped > shown.images + shown.skipped or fresh.complete:
+                    shown = fresh
+                    self._install(fresh)
+                    self.mining = self._result_info(fresh, "complete" if fresh.complete else "partial", shown=True)
+            if fresh.complete:
+                return
 
     def wait_exemplars(self, timeout: float | None = None) -> bool:
         """Wait until a running mining pass has ended and the panels answer the current selection.
@@ -248,6 +290,7 @@ class ExemplarPanels(traitlets.HasTraits):
         miner = getattr(self, "_miner", None)
         if miner is not None and miner.running:
             miner.cancel()
+        self._follow = getattr(self, "_follow", 0) + 1  # an unfinished cache is no longer followed
         super().close()  # type: ignore[misc]
 
     # ------------------------------------------------------------------------------------------ setup
@@ -257,6 +300,7 @@ class ExemplarPanels(traitlets.HasTraits):
             return
         self._lock = threading.RLock()
         self._miner: Miner | None = None
+        self._follow = 0  # bumped to stop following an unfinished cache folder (see _follow_cache)
         self._watcher: threading.Thread | None = None
         self._mining_over = True
         self._cancel_asked = False

@@ -673,6 +673,7 @@ class ExperimentPanels(traitlets.HasTraits):
         with self._lock:  # type: ignore[attr-defined]
             self._hidden_exemplars = (self._exemplars, dict(self.mining))  # type: ignore[has-type, attr-defined]
             self._exemplars = None
+            self._follow += 1  # type: ignore[has-type]  # an unfinished cache is no longer followed
             self.top9, self.layer_atlas, self.mining = {}, {}, {}  # type: ignore[attr-defined]
 
     def _restore_exemplars(self) -> None:

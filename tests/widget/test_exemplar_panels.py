@@ -321,6 +321,25 @@ def test_a_mined_result_and_an_unfinished_cache_open_too(w, folder, tmp_path):
     assert (w.mining["state"], w.mining["images"], w.top9["count"]) == ("partial", 2, 2)
 
 
+def test_an_unfinished_cache_is_followed_until_the_cli_finishes_it(w, folder, tmp_path, monkeypatch):
+    from cnnviz_widget import exemplar_panels
+
+    monkeypatch.setattr(exemplar_panels, "FOLLOW_EVERY", 0.05)
+    cache = tmp_path / "cache"
+    cancel = threading.Event()
+    cancel.set()
+    Miner(w.explorer, folder, layers=["0"], batch_size=2, cache_dir=cache).run(cancel=cancel, bar=False)
+    w.load_exemplars(cache)
+    assert w.wait_exemplars(60) and (w.mining["state"], w.mining["images"]) == ("partial", 2)
+    # `cnnviz mine` (another process in class; here the same code) resumes and finishes the folder meanwhile
+    Miner(w.explorer, folder, layers=["0"], batch_size=2, cache_dir=cache).run(bar=False)
+    deadline = time.monotonic() + 30
+    while w.mining["state"] != "complete" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert w.wait_exemplars(60)
+    assert (w.mining["state"], w.mining["images"], w.top9["count"]) == ("complete", 5, 5)
+
+
 def test_the_constructor_lists_exemplars_among_its_keywords():
     with pytest.raises(TypeError, match=r"valid keywords: .*, gallery, exemplars$"):
         CNNViz(model=net(), preprocess=PRE, exemplar="cache/")

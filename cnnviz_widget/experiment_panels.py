@@ -231,7 +231,7 @@ class ExperimentPanels(traitlets.HasTraits):
     def occlusion(self, *, size: int | None = None, stride: int | None = None, target: int | None = None,
                   layer: str | None = None, channel: int | str | None = None,
                   position: tuple[int, int] | str | None = "selected", fill: float | Sequence[float] | None = None,
-                  batch_size: int = 32, wait: bool = True) -> OcclusionMaps | ExperimentJob:
+                  batch_size: int = 64, wait: bool = True) -> OcclusionMaps | ExperimentJob:
         """Slide a gray square over the current image and map what the network sees (Zeiler & Fergus, Fig. 7).
 
         The widget's occlusion panel shows the three maps over the image: (a) the total activation of the selected

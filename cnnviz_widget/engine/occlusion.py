@@ -202,7 +202,7 @@ def occlusion_maps(
     channel: int | str = "max",
     position: tuple[int, int] | str | None = None,
     fill: float | Sequence[float] | None = None,
-    batch_size: int = 32,
+    batch_size: int = 64,
     incremental: bool = True,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,

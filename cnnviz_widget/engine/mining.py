@@ -40,7 +40,7 @@ from torch import nn
 
 from ..errors import CNNVizError, ImageError, LayerError
 from .cache import atomic_save, entry_dir, load_checked, remove_stale_temporaries
-from .capture import eval_mode, run_to
+from .capture import eval_mode, fast_layout, run_to
 from .datasets import ImageDataset, open_dataset
 from .exemplars import Exemplars
 from .explorer import Explorer
@@ -51,16 +51,20 @@ from .topk import (
     HIST_OCTAVES,
     HIST_PER_OCTAVE,
     SKIPPED_NAMED,
+    batch_peaks,
     empty_table,
     histogram_edges,
     merge_states,
-    update_table,
+    update_from_peaks,
 )
 
 __all__ = ["MINING_VERSION", "Miner", "MiningProgress", "mine"]
 
 #: Bump whenever a change to this module could change a mined result: it is part of every cache key.
-MINING_VERSION = 1
+MINING_VERSION = 2  # 2: batches run channels-last on the CPU (engine/capture.py), which can round differently
+#: Batches whose maps' maxima are held before they are merged into the tables at once (also merged before every
+#: checkpoint, at the end, on cancel): merging costs a few dozen small tensor ops per layer, whatever the batch.
+MERGE_EVERY = 8
 #: The layers mined by default: those whose units a unit card is about. Activations and pools repeat the layer
 #: before them (a ReLU or a max-pool keeps which image excites a unit most).
 MINED_KINDS = ("conv", "block", "linear")
@@ -348,6 +352,8 @@ class Miner:
         batch = torch.stack(inputs)
         if self.spec.device.type == "cuda":
             batch = batch.pin_memory()  # lets the copy to the GPU overlap the previous batch's work
+        elif batch.dtype == self.spec.dtype:
+            batch = fast_layout(self.explorer.model, batch)  # the layout the model runs in, made here, off the path
         return batch, indices, labels, skipped
 
     def _pass(self, state: dict[str, Any], entry: Path | None, key: dict[str, Any], rank: int, world: int,
@@ -378,6 +384,28 @@ class Miner:
         self._report(state, done, total, started, False, progress)
         stop = threading.Event()
         try:
+            # Each hook keeps only its maps' maxima and their places; every MERGE_EVERY batches they are merged into
+            # the tables, and the counts advance with them, under the lock: a snapshot or a checkpoint always sees
+            # whole batches.
+            pending: dict[str, list[tuple]] = {name: [] for name in tables}
+            held = {"batches": 0, "images": 0, "skipped": 0, "items": []}
+
+            def merge() -> None:
+                with self._lock:
+                    for name, items in pending.items():
+                        if items:
+                            where = None if items[0][1] is None else torch.cat([i[1] for i in items], dim=1)
+                            update_from_peaks(tables[name], torch.cat([i[0] for i in items], dim=1), where,
+                                              items[0][2], torch.cat([i[3] for i in items]),
+                                              torch.cat([i[4] for i in items]), edges)
+                            items.clear()
+                    state["images"] += held["images"]
+                    state["skipped"] += held["skipped"]
+                    state["skipped_items"] = (state["skipped_items"] + held["items"])[:SKIPPED_NAMED]
+                    state["next"] += held["batches"]
+                    state["complete"] = state["next"] == len(chunks)
+                held.update(batches=0, images=0, skipped=0, items=[])
+
             with eval_mode(self.explorer.model), torch.no_grad():
                 for chunk, (batch, indices, labels, skipped) in _prefetch(
                         lambda c: self._read_chunk(c, batch_size), todo, stop):
@@ -387,24 +415,25 @@ class Miner:
                         label = torch.tensor(labels, dtype=torch.int64, device=device)
 
                         def keep(info: LayerInfo, output: torch.Tensor, index=index, label=label) -> None:
-                            with self._lock:  # held per table, not per forward: snapshot() never waits long
-                                update_table(tables[info.name], output, index, label, edges)
+                            peak, where = batch_peaks(output)
+                            pending[info.name].append((peak, where, tuple(output.shape[2:]), index, label))
 
                         run_to(self.explorer.model, x, self.layers, keep=keep)
-                    with self._lock:
-                        state["images"] += len(indices)
-                        state["skipped"] += len(skipped)
-                        state["skipped_items"] = (state["skipped_items"] + skipped)[:SKIPPED_NAMED]
-                        state["next"] += 1
-                        state["complete"] = state["next"] == len(chunks)
+                    held["batches"] += 1
+                    held["images"] += len(indices)
+                    held["skipped"] += len(skipped)
+                    held["items"] += skipped
                     done += min(batch_size, n - chunk * batch_size)
                     if tqdm_bar is not None:
                         tqdm_bar.update(min(batch_size, n - chunk * batch_size))
-                        tqdm_bar.set_postfix(skipped=state["skipped"], refresh=False)
-                    self._report(state, done, total, started, state["complete"], progress)
+                        tqdm_bar.set_postfix(skipped=state["skipped"] + held["skipped"], refresh=False)
+                    self._report(state, done, total, started, False, progress)  # (it may ask to cancel)
                     now = time.monotonic()
-                    if entry is not None and (state["complete"] or now - last_save >= self.checkpoint_every
-                                              or self._cancel.is_set()):
+                    due = entry is not None and now - last_save >= self.checkpoint_every
+                    last = int(state["next"]) + held["batches"] == len(chunks)
+                    if held["batches"] >= MERGE_EVERY or last or due or self._cancel.is_set():
+                        merge()
+                    if entry is not None and (state["complete"] or due or self._cancel.is_set()):
                         self._checkpoint(state, entry, key, rank, world)
                         last_save = now
                     if self._cancel.is_set():

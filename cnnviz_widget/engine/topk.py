@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["EMPTY", "HIST_OCTAVES", "HIST_PER_OCTAVE", "SKIPPED_NAMED", "empty_table", "histogram_edges", "merge_states", "select_top", "update_table"]
+__all__ = ["EMPTY", "HIST_OCTAVES", "HIST_PER_OCTAVE", "SKIPPED_NAMED", "batch_peaks", "empty_table", "histogram_edges", "merge_states", "select_top", "update_from_peaks", "update_table"]
 
 #: Histogram bins: 8 per octave for |value| in [2^-16, 2^16], mirrored for negative values, one bin around 0.
 HIST_OCTAVES = 16
@@ -65,26 +65,45 @@ def empty_table(channels: int, k: int, spatial_dims: int, bins: int, device: tor
     }
 
 
+def batch_peaks(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Each map's maximum in one batch of a layer's output (``[N, C, *spatial]`` or ``[N, C]``), and where it is.
+
+    Returns ``peak`` ``[C, N]`` float32 (NaN counts as ``-inf``) and ``where`` ``[C, N]`` int64, the flat index of the
+    first maximum over the map's positions (``None`` for ``[N, C]`` outputs) — one pass over the output, which need
+    not be kept afterwards.
+    """
+    if output.dim() == 2:
+        peak, where = output, None
+    elif output.dim() == 4 and output.is_contiguous(memory_format=torch.channels_last) and not output.is_contiguous():
+        # Channels-last maps (engine/capture.py): a whole-map max-pool is that layout's fast reduction (a reduction
+        # over H, W is up to 40x slower there for few channels); like max, it keeps the first maximum.
+        peak, where = F.max_pool2d(output, kernel_size=tuple(output.shape[2:]), return_indices=True)
+        peak, where = peak.flatten(1), where.flatten(1)
+    else:
+        peak, where = output.flatten(2).max(dim=2)
+    peak = torch.nan_to_num(peak.float(), nan=-math.inf).t().contiguous()
+    return peak, None if where is None else where.t().contiguous()
+
+
 def update_table(table: dict[str, torch.Tensor], output: torch.Tensor, index: torch.Tensor, label: torch.Tensor,
                  edges: torch.Tensor) -> None:
     """Merge one batch of a layer's output (``[N, C, *spatial]`` or ``[N, C]``) into ``table``, in place.
 
     ``index`` and ``label`` (``[N]``, on the output's device) are the images' dataset positions and labels (-1:
-    unknown). Only the channels where some image beats the current k-th entry are re-ranked, and a location is
-    looked up only for an image that enters a table: once the tables fill up, a batch costs little more than one
-    maximum per map.
+    unknown). Same as :func:`batch_peaks` then :func:`update_from_peaks`.
     """
-    n, channels = output.shape[:2]
-    k = table["values"].shape[1]
-    if output.dim() == 4 and output.is_contiguous(memory_format=torch.channels_last) and not output.is_contiguous():
-        # Channels-last maps (engine/capture.py): a whole-map max-pool is that layout's fast reduction (amax over
-        # H, W is up to 40x slower there for few channels); it propagates NaN as amax does.
-        peak = F.max_pool2d(output, kernel_size=tuple(output.shape[2:])).flatten(1)
-    else:
-        spatial = tuple(range(2, output.dim()))
-        peak = output.amax(dim=spatial) if spatial else output
-    peak = torch.nan_to_num(peak.float(), nan=-math.inf).t().contiguous()  # [C, N]
+    peak, where = batch_peaks(output)
+    update_from_peaks(table, peak, where, tuple(output.shape[2:]), index, label, edges)
 
+
+def update_from_peaks(table: dict[str, torch.Tensor], peak: torch.Tensor, where: torch.Tensor | None,
+                      spatial: tuple[int, ...], index: torch.Tensor, label: torch.Tensor, edges: torch.Tensor) -> None:
+    """Merge the maps' maxima of some images (:func:`batch_peaks`, of one batch or several concatenated along
+    images) into ``table``, in place. ``spatial`` is the map's shape. Only the channels where some image beats the
+    current k-th entry are re-ranked: once the tables fill up, an update costs little. The order in which images
+    arrive does not change the result (ties go to the lower dataset index)."""
+    channels, n = peak.shape
+    k = table["values"].shape[1]
     bins = edges.numel() + 1
     bucket = torch.bucketize(peak, edges) + torch.arange(channels, device=peak.device).unsqueeze(1) * bins
     table["hist"].view(-1).index_add_(0, bucket.flatten(), torch.ones(bucket.numel(), dtype=torch.int64,
@@ -103,12 +122,12 @@ def update_table(table: dict[str, torch.Tensor], output: torch.Tensor, index: to
     positions = torch.gather(table["positions"][rows], 1, chosen.clamp(max=k - 1).unsqueeze(-1).expand(
         -1, -1, table["positions"].shape[2])).clone()
     fresh_rows, fresh_cols = (chosen >= k).nonzero(as_tuple=True)
-    if fresh_rows.numel() and output.dim() > 2:
-        where = output[chosen[fresh_rows, fresh_cols] - k, rows[fresh_rows]].flatten(1).argmax(dim=1)
+    if fresh_rows.numel() and where is not None:
+        flat = where[rows[fresh_rows], chosen[fresh_rows, fresh_cols] - k]
         coords = []
-        for size in reversed(output.shape[2:]):
-            coords.append(where % size)
-            where = where // size
+        for size in reversed(spatial):
+            coords.append(flat % size)
+            flat = flat // size
         positions[fresh_rows, fresh_cols] = torch.stack(coords[::-1], dim=1)
     table["values"][rows] = torch.gather(values, 1, chosen)
     table["indices"][rows] = torch.gather(indices, 1, chosen)

@@ -285,6 +285,23 @@ class ExemplarPanels(traitlets.HasTraits):
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         return self._worker.wait(left)
 
+    def _stop_background(self) -> None:
+        """Ask the background work to stop (a mining pass after its batch; following a cache folder)."""
+        miner = getattr(self, "_miner", None)
+        if miner is not None and miner.running:
+            miner.cancel()
+        self._follow = getattr(self, "_follow", 0) + 1
+
+    def _wait_background(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the mining pass and the panel jobs to end."""
+        deadline = time.monotonic() + timeout
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
+            watcher.join(timeout)
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.wait(max(0.0, deadline - time.monotonic()))
+
     def close(self) -> None:
         """Close the widget; a running mining pass stops after its current batch (mining again resumes it)."""
         miner = getattr(self, "_miner", None)

@@ -454,6 +454,17 @@ class ExperimentPanels(traitlets.HasTraits):
         """Wait until no experiment runs or waits; ``False`` if ``timeout`` (seconds) passed first."""
         return self._runner is None or self._runner.wait(timeout)
 
+    def _stop_background(self) -> None:
+        if getattr(self, "_runner", None) is not None:
+            self._runner.cancel()
+        super()._stop_background()  # type: ignore[misc]
+
+    def _wait_background(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        if getattr(self, "_runner", None) is not None:
+            self._runner.wait(timeout)
+        super()._wait_background(max(0.0, deadline - time.monotonic()))  # type: ignore[misc]
+
     def close(self) -> None:
         """Close the widget; running experiments stop at their next step."""
         if self._runner is not None:

@@ -38,9 +38,11 @@ The protocol with the front end (``js/src/``), in one place:
 
 from __future__ import annotations
 
+import atexit
 import collections
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,24 @@ def _default_name(source: Any) -> str:
     if isinstance(source, (str, Path)):
         return Path(source).name
     return "image"
+
+
+#: Widgets alive in this process: at exit their background work is stopped and waited for (see _quiesce).
+_LIVE: weakref.WeakSet[Any] = weakref.WeakSet()
+_EXIT_WAIT_S = 10.0
+
+
+@atexit.register
+def _quiesce() -> None:
+    """At interpreter exit, cancel what the widgets run in the background (mining, experiments) and let each
+    thread finish its current step: a daemon thread killed inside a torch call aborts the process ("terminate
+    called without an active exception") instead of exiting cleanly."""
+    widgets = list(_LIVE)
+    for w in widgets:
+        w._stop_background()
+    deadline = time.monotonic() + _EXIT_WAIT_S
+    for w in widgets:
+        w._wait_background(max(0.0, deadline - time.monotonic()))
 
 
 class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
@@ -193,6 +213,7 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
         #: Recent kernel-side compute times, newest last: ``{"kind": "unit"|"image", "ms": ..., ...}``.
         self.timings: collections.deque[dict[str, Any]] = collections.deque(maxlen=_TIMINGS)
         super().__init__()
+        _LIVE.add(self)
         self._show_model(self._make_explorer(model, preprocess, labels))
         ex = self._explorer
         self._gallery = self._load_gallery(gallery)

@@ -19,6 +19,8 @@ So the red unit's top-9 is a, b, d, c, e (values 250, 200, 150, 100, 0: e does n
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import threading
 import time
 
@@ -358,3 +360,13 @@ def test_payloads_stay_bounded_on_the_default_model():
     assert (atlas["state"], len(atlas["channels"]), atlas["tile"], top9["tile"]) == ("ready", 16, [32, 32], [96, 96])
     assert len(atlas["patches"]) + len(atlas["projections"]) < 600_000
     assert len(top9["patches"]) + len(top9["projections"]) < 400_000
+
+
+@pytest.mark.slow
+def test_leaving_python_while_the_panels_compute_exits_cleanly():
+    # The top-9 panel of the newly selected unit is being computed in the panel thread when the script ends: without
+    # the exit hook, torch aborted the process ("terminate called without an active exception", exit code 134).
+    code = ("from cnnviz_widget import CNNViz; w = CNNViz(); w.mine('demo'); w.wait_exemplars(300); "
+            "w.layer = 'classifier.1'; w.channel = 281")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "terminate called" not in done.stderr, done.stderr[-2000:]

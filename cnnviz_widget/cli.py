@@ -25,6 +25,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .errors import CNNVizError
 
@@ -53,17 +54,30 @@ def _init_distributed(device: str) -> bool:
     return True
 
 
+def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="squeezenet1_1",
+                   help="squeezenet1_1 (offline ImageNet weights, the default) or a torchvision model name")
+    p.add_argument("--weights", default="default",
+                   help="'default' (pretrained), 'random', or a state-dict file (default: %(default)s)")
+
+
+def _load(args: argparse.Namespace, **kwargs: Any) -> Any:  # a ModelSpec (engine imported lazily)
+    """The model named by ``--model`` / ``--weights``."""
+    from .engine.models import load_model
+
+    weights = {"default": "default", "random": None}.get(args.weights, args.weights)
+    return load_model(args.model, weights=weights, **kwargs)
+
+
 def _run_mine(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
     from .engine.mining import Miner
-    from .engine.models import load_model
 
     device = _device(args.device)
     distributed = _init_distributed(device)
     try:
-        weights = {"default": "default", "random": None}.get(args.weights, args.weights)
-        spec = load_model(args.model, weights=weights, device=device)
+        spec = _load(args, device=device)
         miner = Miner(spec, args.data, layers=args.layers, k=args.k, batch_size=args.batch_size, cache_dir=args.out,
                       checkpoint_every=args.checkpoint_every)
         result = miner.run(bar=False if args.quiet else None)
@@ -87,10 +101,7 @@ def add_mine_command(subparsers: argparse._SubParsersAction) -> None:
         description="Mine the top-k dataset exemplars of every unit (Zeiler & Fergus, Figure 2) into a cache folder "
                     "the widget can open. Run it again after an interruption to resume; run it under torchrun to "
                     "split the work across processes.")
-    p.add_argument("--model", default="squeezenet1_1",
-                   help="squeezenet1_1 (offline ImageNet weights, the default) or a torchvision model name")
-    p.add_argument("--weights", default="default",
-                   help="'default' (pretrained), 'random', or a state-dict file (default: %(default)s)")
+    _add_model_arguments(p)
     p.add_argument("--data", required=True, help="a folder of images (searched recursively), or 'demo'")
     p.add_argument("--out", required=True, help="the cache folder (created if needed)")
     p.add_argument("--layers", nargs="+", metavar="LAYER", help="layer names (default: every convolution, block and linear layer)")
@@ -105,11 +116,9 @@ def add_mine_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from .engine.models import load_model
     from .widget import CNNViz
 
-    weights = {"default": "default", "random": None}.get(args.weights, args.weights)
-    spec = load_model(args.model, weights=weights)
+    spec = _load(args)
     widget = CNNViz(model=spec, image=args.image, rule=args.rules[0] if args.rules else "deconvnet")
     if args.exemplars:
         widget.load_exemplars(args.exemplars)
@@ -126,10 +135,7 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> None:
         description="Write the widget for one image as a single HTML file — front end, state and pictures inline, no "
                     "CDN, no kernel — in which the activation grids, unit cards, projections and (with --exemplars) "
                     "top-9 panels of the exported layers stay clickable. Opens offline from a file.")
-    p.add_argument("--model", default="squeezenet1_1",
-                   help="squeezenet1_1 (offline ImageNet weights, the default) or a torchvision model name")
-    p.add_argument("--weights", default="default",
-                   help="'default' (pretrained), 'random', or a state-dict file (default: %(default)s)")
+    _add_model_arguments(p)
     p.add_argument("--image", help="the image shown (default: the first sample photo)")
     p.add_argument("--layers", nargs="+", metavar="LAYER", help="layers to export (default: all)")
     p.add_argument("--rules", nargs="+", choices=("deconvnet", "guided", "gradient"), metavar="RULE",

@@ -458,18 +458,25 @@ class ExemplarPanels(traitlets.HasTraits):
         return {**base, "state": "not-mined", "message": f"layer {layer} was not mined (mined: {mined}) — mine it "
                 f"with w.mine(layers=[{layer!r}, ...])"}
 
-    def _refresh_top9(self) -> None:
+    def _refresh_panel(self, trait: str, request_of: Callable[[], dict[str, Any]],
+                       compute: Callable[[Exemplars, int, dict[str, Any]], dict[str, Any]]) -> None:
+        """Compute panel ``trait`` for the current selection (``request_of()``) and set it, unless the selection
+        moved on meanwhile (its own refresh is then queued); an error becomes the panel's error state."""
         result, version = self._current()
-        request = {"layer": self.layer, "channel": self.channel, "rule": self.rule}  # type: ignore[attr-defined]
+        request = request_of()
         if result is None:
             state: dict[str, Any] = {}
         else:
             try:
-                state = self._top9_state(result, version, request)
+                state = compute(result, version, request)
             except CNNVizError as exc:
                 state = {"request": request, "version": version, "state": "error", "message": str(exc)}
-        if request == {"layer": self.layer, "channel": self.channel, "rule": self.rule}:  # type: ignore[attr-defined]
-            self.top9 = state  # else the selection moved on, and its own refresh is queued
+        if request == request_of():
+            setattr(self, trait, state)
+
+    def _refresh_top9(self) -> None:
+        self._refresh_panel("top9", lambda: {"layer": self.layer, "channel": self.channel,  # type: ignore[attr-defined]
+                                             "rule": self.rule}, self._top9_state)  # type: ignore[attr-defined]
 
     def _top9_state(self, result: Exemplars, version: int, request: dict[str, Any]) -> dict[str, Any]:
         layer, channel, rule = request["layer"], request["channel"], request["rule"]
@@ -496,21 +503,11 @@ class ExemplarPanels(traitlets.HasTraits):
         return state
 
     def _refresh_layer_atlas(self) -> None:
-        result, version = self._current()
         if not self.layer_atlas_open:
             return
-        request = {"layer": self.layer, "page": self.layer_atlas_page, "rule": self.rule,  # type: ignore[attr-defined]
-                   "sort_by": self.sort_by}  # type: ignore[attr-defined]
-        if result is None:
-            state: dict[str, Any] = {}
-        else:
-            try:
-                state = self._layer_atlas_state(result, version, request)
-            except CNNVizError as exc:
-                state = {"request": request, "version": version, "state": "error", "message": str(exc)}
-        if request == {"layer": self.layer, "page": self.layer_atlas_page, "rule": self.rule,  # type: ignore[attr-defined]
-                       "sort_by": self.sort_by}:  # type: ignore[attr-defined]
-            self.layer_atlas = state
+        self._refresh_panel("layer_atlas", lambda: {"layer": self.layer, "page": self.layer_atlas_page,  # type: ignore[attr-defined]
+                                                    "rule": self.rule, "sort_by": self.sort_by},  # type: ignore[attr-defined]
+                            self._layer_atlas_state)
 
     def _layer_atlas_state(self, result: Exemplars, version: int, request: dict[str, Any]) -> dict[str, Any]:
         layer, rule = request["layer"], request["rule"]

@@ -97,6 +97,17 @@ class Harness:
         }""", [channel, view])
 
 
+def canvas_rgb(page: Any, selector: str) -> Any:
+    """The RGB pixels of the canvas ``selector`` names, as a uint8 array ``[height, width, 3]``."""
+    import numpy as np
+
+    out = page.evaluate("""s => {
+      const c = document.querySelector(s);
+      return { w: c.width, h: c.height, d: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
+    }""", selector)
+    return np.array(out["d"], np.uint8).reshape(out["h"], out["w"], 4)[..., :3]
+
+
 def tiny_model() -> Any:
     """A two-conv net with fixed random weights, 16×16 inputs, three classes whose names hold markup."""
     import torch

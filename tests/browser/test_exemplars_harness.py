@@ -10,7 +10,7 @@ import jupyter_driver
 import numpy as np
 import pytest
 import torch
-from harness_bridge import TINY_LABELS, tiny_model, to_js
+from harness_bridge import TINY_LABELS, canvas_rgb, tiny_model, to_js
 from PIL import Image
 
 from cnnviz_widget import CNNViz, ImagePreprocess, exemplar_panels
@@ -68,13 +68,6 @@ def settle(harness) -> dict:
     harness.push()
     return drained
 
-
-def canvas_rgb(page, selector: str) -> np.ndarray:
-    data = page.evaluate("""(s) => {
-      const c = document.querySelector(s);
-      return { w: c.width, h: c.height, d: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
-    }""", selector)
-    return np.array(data["d"], np.uint8).reshape(data["h"], data["w"], 4)[..., :3]
 
 
 def tile(png: bytes, index: int, cols: int, size: list[int]) -> np.ndarray:

@@ -15,10 +15,9 @@ import jupyter_driver
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from harness_bridge import TINY_LABELS, tiny_images, tiny_model, to_js
+from handset_nets import SumNet
+from harness_bridge import TINY_LABELS, canvas_rgb, tiny_images, tiny_model, to_js
 from PIL import Image
-from torch import nn
 
 from cnnviz_widget import CNNViz, ImagePreprocess, encode
 from cnnviz_widget.engine.synthesis import AscentParams, clear_memory_cache
@@ -40,19 +39,6 @@ def no_page_errors_and_a_fresh_cache(page):
     assert page.js_errors == []
 
 
-class SumNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 1, 1, bias=False)
-        self.fc = nn.Linear(1, 2, bias=False)
-        with torch.no_grad():
-            self.conv.weight.fill_(1.0)
-            self.fc.weight.copy_(torch.tensor([[1.0], [-1.0]]))
-
-    def forward(self, x):
-        return self.fc(F.adaptive_avg_pool2d(self.conv(x), 1).flatten(1))
-
-
 @pytest.fixture
 def summing() -> CNNViz:
     pixels = np.kron(np.array([[14, 5], [5, 4]], np.uint8), np.ones((4, 4), np.uint8))
@@ -60,13 +46,6 @@ def summing() -> CNNViz:
     return CNNViz(model=SumNet(), preprocess=pre, labels=["yes", "no"], gallery=[],
                   image=Image.fromarray(pixels).convert("RGB"))
 
-
-def canvas_rgb(page, selector: str) -> np.ndarray:
-    data = page.evaluate("""(s) => {
-      const c = document.querySelector(s);
-      return { w: c.width, h: c.height, d: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
-    }""", selector)
-    return np.array(data["d"], np.uint8).reshape(data["h"], data["w"], 4)[..., :3]
 
 
 def png_rgb(png: bytes) -> np.ndarray:

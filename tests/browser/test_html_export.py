@@ -9,7 +9,7 @@ import jupyter_driver
 import numpy as np
 import pytest
 import torch
-from harness_bridge import TINY_LABELS, tiny_images, tiny_model
+from harness_bridge import TINY_LABELS, canvas_rgb, tiny_images, tiny_model
 from torch import nn
 
 from cnnviz_widget import CNNViz, ImagePreprocess, encode
@@ -62,13 +62,6 @@ def painted_key(page) -> str:
 def wait_key(page, key: str) -> None:
     page.wait_for_function("k => document.querySelector('[data-testid=projection]')?.dataset.request === k", arg=key)
 
-
-def canvas_rgb(page, selector: str) -> np.ndarray:
-    out = page.evaluate("""s => {
-      const c = document.querySelector(s);
-      return { w: c.width, h: c.height, d: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
-    }""", selector)
-    return np.array(out["d"], np.uint8).reshape(out["h"], out["w"], 4)[..., :3]
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from handset_nets import TinyNet
 from torch import nn
 
 from cnnviz_widget import Explorer, ImagePreprocess, ModelError
@@ -24,17 +25,6 @@ from cnnviz_widget.engine.evolution import feature_evolution
 from cnnviz_widget.engine.progress import Cancelled
 
 GRAY8 = ImagePreprocess(size=8, resize=None, mean=(0.0,), std=(1.0,), channel_order="L")
-
-
-class TinyNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 1, 3, padding=1)
-        self.relu = nn.ReLU()
-        self.fc = nn.Linear(1, 2)
-
-    def forward(self, x):
-        return self.fc(self.relu(self.conv(x)).mean(dim=(2, 3)))
 
 
 def _checkpoint(center, bias):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from handset_nets import SumNet
 from torch import nn
 
 from cnnviz_widget import Explorer, ImagePreprocess
@@ -19,22 +20,6 @@ from cnnviz_widget.engine.progress import Cancelled
 
 GRAY4 = ImagePreprocess(size=4, resize=None, mean=(0.0,), std=(1.0,), channel_order="L")
 
-
-class SumNet(nn.Module):
-    """x (1×4×4) → 1×1 conv (weight 1) → mean over the map m → logits (m, −m).
-
-    So p(class 0) = softmax((m, −m))[0], and the conv's total activation is the sum of the pixels."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 1, 1, bias=False)
-        self.fc = nn.Linear(1, 2, bias=False)
-        with torch.no_grad():
-            self.conv.weight.fill_(1.0)
-            self.fc.weight.copy_(torch.tensor([[1.0], [-1.0]]))
-
-    def forward(self, x):
-        return self.fc(F.adaptive_avg_pool2d(self.conv(x), 1).flatten(1))
 
 
 # 9s in the top-left block, −1s in the bottom-right block: sum 36 − 4 = 32.

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
+from handset_nets import SumNet, TinyNet
 from PIL import Image
 from torch import nn
 
@@ -31,19 +31,6 @@ from cnnviz_widget.engine.synthesis import AscentParams, SynthesisDiverged, clea
 PRE = ImagePreprocess(size=8, resize=None, mean=(5.0,), std=(1.0,), scale=255.0, channel_order="L")
 PIXELS = np.kron(np.array([[14, 5], [5, 4]], np.uint8), np.ones((4, 4), np.uint8))
 X = Image.fromarray(PIXELS).convert("RGB")
-
-
-class SumNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 1, 1, bias=False)
-        self.fc = nn.Linear(1, 2, bias=False)
-        with torch.no_grad():
-            self.conv.weight.fill_(1.0)
-            self.fc.weight.copy_(torch.tensor([[1.0], [-1.0]]))
-
-    def forward(self, x):
-        return self.fc(F.adaptive_avg_pool2d(self.conv(x), 1).flatten(1))
 
 
 def p_yes(total):
@@ -244,19 +231,6 @@ def test_the_panels_invariance_adds_the_selected_layer(w):
 
 
 # --------------------------------------------------------------------------------------------- evolution
-class TinyNet(nn.Module):
-    """One 3×3 convolution (padding 1) → ReLU → global average → 2 classes (as in tests/unit/test_evolution.py)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 1, 3, padding=1)
-        self.relu = nn.ReLU()
-        self.fc = nn.Linear(1, 2)
-
-    def forward(self, x):
-        return self.fc(self.relu(self.conv(x)).mean(dim=(2, 3)))
-
-
 GRAY8 = ImagePreprocess(size=8, resize=None, mean=(0.0,), std=(1.0,), channel_order="L")
 
 

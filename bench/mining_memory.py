@@ -18,7 +18,7 @@ CHILD = r"""
 import json, resource, sys, time
 import numpy as np, torch
 from cnnviz_widget import load_model
-from cnnviz_widget.engine.mining import mine
+from cnnviz_widget.engine.exemplars.mining import mine
 
 class Noise(torch.utils.data.Dataset):
     def __init__(self, n):

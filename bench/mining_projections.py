@@ -14,10 +14,10 @@ import time
 import torch
 
 from cnnviz_widget import Explorer, load_model
-from cnnviz_widget.engine.datasets import open_dataset
-from cnnviz_widget.engine.exemplars import Exemplars
-from cnnviz_widget.engine.mining import mine
-from cnnviz_widget.engine.samples import sample_photos
+from cnnviz_widget.engine.exemplars.datasets import open_dataset
+from cnnviz_widget.engine.exemplars.mining import mine
+from cnnviz_widget.engine.exemplars.results import Exemplars
+from cnnviz_widget.engine.model.samples import sample_photos
 
 LAYERS = ["features.3.expand3x3", "features.7.expand3x3"]
 

@@ -15,9 +15,9 @@ import time
 import torch
 
 from cnnviz_widget import Explorer, load_model
-from cnnviz_widget.engine.datasets import open_dataset
-from cnnviz_widget.engine.mining import mine
-from cnnviz_widget.engine.samples import sample_photos
+from cnnviz_widget.engine.exemplars.datasets import open_dataset
+from cnnviz_widget.engine.exemplars.mining import mine
+from cnnviz_widget.engine.model.samples import sample_photos
 
 N_IMAGES = 512
 BATCH = 32

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from cnnviz_widget import Explorer, load_model
-from cnnviz_widget.engine.occlusion import occluder_positions, occlusion_maps
-from cnnviz_widget.engine.samples import sample_photos
+from cnnviz_widget.engine.experiments.occlusion import occluder_positions, occlusion_maps
+from cnnviz_widget.engine.model.samples import sample_photos
 
 
 def one_per_forward(ex: Explorer, x: torch.Tensor, size: int, stride: int, target: int,

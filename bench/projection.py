@@ -18,7 +18,7 @@ import warnings
 import torch
 
 from cnnviz_widget import Explorer, UnitRequest, load_model
-from cnnviz_widget.engine.capture import fast_layout
+from cnnviz_widget.engine.model.capture import fast_layout
 
 warnings.filterwarnings("ignore")
 N_UNITS = 64

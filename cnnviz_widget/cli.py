@@ -63,7 +63,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace, **kwargs: Any) -> Any:  # a ModelSpec (engine imported lazily)
     """The model named by ``--model`` / ``--weights``."""
-    from .engine.models import load_model
+    from .engine.model.models import load_model
 
     weights = {"default": "default", "random": None}.get(args.weights, args.weights)
     return load_model(args.model, weights=weights, **kwargs)
@@ -72,7 +72,7 @@ def _load(args: argparse.Namespace, **kwargs: Any) -> Any:  # a ModelSpec (engin
 def _run_mine(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
-    from .engine.mining import Miner
+    from .engine.exemplars.mining import Miner
 
     device = _device(args.device)
     distributed = _init_distributed(device)

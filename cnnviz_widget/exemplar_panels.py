@@ -32,7 +32,7 @@ widget's). Its share of the protocol with the front end (``js/src/top9.js``, ``j
 
 Threads: patches and projections are computed in one background thread per widget, newest request first (a burst
 of clicks computes the last unit only), so the unit card keeps answering clicks at its usual speed. A mining pass
-runs in its own thread (:meth:`~.engine.mining.Miner.start`); the panels fill in from snapshots taken at most once a
+runs in its own thread (:meth:`~.engine.exemplars.mining.Miner.start`); the panels fill in from snapshots taken at most once a
 second. The engine's hooks ignore other threads' forward passes, so the widget stays usable while it mines.
 :meth:`ExemplarPanels.wait_exemplars` waits for all of it.
 """
@@ -53,8 +53,8 @@ import numpy as np
 import traitlets
 
 from . import encode
-from .engine.exemplars import Exemplars
-from .engine.mining import Miner
+from .engine.exemplars.mining import Miner
+from .engine.exemplars.results import Exemplars
 from .errors import CNNVizError
 
 __all__ = ["ExemplarPanels"]
@@ -164,9 +164,9 @@ class ExemplarPanels(traitlets.HasTraits):
         atlas update from partial results about once a second.
 
         Args:
-            data: anything :func:`~cnnviz_widget.engine.datasets.open_dataset` reads: a folder of images,
+            data: anything :func:`~cnnviz_widget.engine.exemplars.datasets.open_dataset` reads: a folder of images,
                 ``"demo"`` (the photos that ship with the installed packages), a list, a torch ``Dataset``.
-            layers: layer names (default: every convolution, block and linear layer — :data:`~.engine.mining.MINED_KINDS`).
+            layers: layer names (default: every convolution, block and linear layer — :data:`~.engine.exemplars.mining.MINED_KINDS`).
             k: exemplars per unit.
             batch_size: images per forward pass.
             cache_dir: where checkpoints and the result go. Default: a temporary folder kept while the widget
@@ -175,7 +175,7 @@ class ExemplarPanels(traitlets.HasTraits):
             checkpoint_every: seconds between checkpoints.
 
         Returns:
-            The :class:`~cnnviz_widget.engine.mining.Miner`, already started (``.wait()`` returns its result,
+            The :class:`~cnnviz_widget.engine.exemplars.mining.Miner`, already started (``.wait()`` returns its result,
             ``.cancel()`` stops it).
 
         Raises:
@@ -209,7 +209,7 @@ class ExemplarPanels(traitlets.HasTraits):
         """Show exemplars mined before: a cache folder (``cnnviz mine --out``, ``w.mine(cache_dir=...)``) or a result.
 
         Args:
-            source: the cache folder, or an :class:`~cnnviz_widget.engine.exemplars.Exemplars`.
+            source: the cache folder, or an :class:`~cnnviz_widget.engine.exemplars.results.Exemplars`.
             data: the dataset that was mined, if it cannot be reopened from where it was (a folder moved
                 elsewhere, a list of images, a torch ``Dataset``).
 

@@ -70,14 +70,14 @@ import torch
 import traitlets
 
 from . import encode
-from .engine.capture import eval_mode, model_output
-from .engine.datasets import ImageDataset, open_dataset
-from .engine.evolution import FeatureEvolution, feature_evolution
+from .engine.exemplars.datasets import ImageDataset, open_dataset
+from .engine.experiments.common import class_label, paper_layers
+from .engine.experiments.evolution import FeatureEvolution, feature_evolution
+from .engine.experiments.invariance import InvarianceCurves, invariance_curves
+from .engine.experiments.occlusion import OcclusionMaps, occlusion_maps
+from .engine.experiments.synthesis import AscentParams, SynthesisResult, synthesize
 from .engine.explorer import Explorer
-from .engine.invariance import InvarianceCurves, invariance_curves, penultimate_layer
-from .engine.occlusion import OcclusionMaps, class_label, occlusion_maps
 from .engine.progress import Cancelled
-from .engine.synthesis import AscentParams, SynthesisResult, synthesize
 from .errors import CNNVizError
 
 __all__ = ["KINDS", "ExperimentJob", "ExperimentPanels"]
@@ -236,7 +236,7 @@ class ExperimentPanels(traitlets.HasTraits):
 
         The widget's occlusion panel shows the three maps over the image: (a) the total activation of the selected
         feature map (or of the picked unit), (b) the probability of ``target``, (c) the most probable class; hover
-        a map to see the occluded image there. See :func:`~.engine.occlusion.occlusion_maps`.
+        a map to see the occluded image there. See :func:`~.engine.experiments.occlusion.occlusion_maps`.
 
         Args:
             size, stride: the occluder's side and step in model-input pixels; default ``size`` ≈ a fifth of the
@@ -284,7 +284,7 @@ class ExperimentPanels(traitlets.HasTraits):
 
         The invariance panel plots, for each transform, the Euclidean distance between the feature vectors of the
         original and the transformed image at each layer, and the probability of ``target``, with the canonical
-        and the transformed image side by side on a slider. See :func:`~.engine.invariance.invariance_curves`.
+        and the transformed image side by side on a slider. See :func:`~.engine.experiments.invariance.invariance_curves`.
 
         Args:
             transforms: names (the paper's sweeps) or ``{name: amounts}``.
@@ -302,7 +302,7 @@ class ExperimentPanels(traitlets.HasTraits):
                    "layers": list(layers) if layers is not None else None, "target": target}
 
         def work(progress: Callable[[int, int], None], cancel: threading.Event) -> InvarianceCurves:
-            chosen = list(layers) if layers is not None else list(dict.fromkeys([*_paper_layers(ex, x), selected]))
+            chosen = list(layers) if layers is not None else list(dict.fromkeys([*paper_layers(ex, x), selected]))
             return invariance_curves(ex, image, transforms=transforms, layers=chosen, target=target, fill=fill,
                                      progress=progress, cancel=cancel)
 
@@ -318,12 +318,12 @@ class ExperimentPanels(traitlets.HasTraits):
         the widget switches to that checkpoint's weights (its name in the header shows ``@ checkpoint``), shows the
         cell's image with the unit selected at its position, and the panel's "back" button returns to the
         original model (:meth:`open_checkpoint`, :meth:`close_checkpoint`). See
-        :func:`~.engine.evolution.feature_evolution`.
+        :func:`~.engine.experiments.evolution.feature_evolution`.
 
         Args:
             checkpoints: in training order: paths to state dicts, state dicts or modules of this architecture; or
                 ``{name: checkpoint}``.
-            data: the images to search (anything :func:`~.engine.datasets.open_dataset` reads).
+            data: the images to search (anything :func:`~.engine.exemplars.datasets.open_dataset` reads).
             units: ``[(layer, channel), ...]``; default: the selected unit and the next ones of its layer
                 (:data:`EVOLUTION_UNITS` in all).
             rule: projection rule; default: the widget's.
@@ -410,13 +410,13 @@ class ExperimentPanels(traitlets.HasTraits):
         """Synthesise the image that maximises a unit (default: the selected one) by regularised gradient ascent,
         and show it in the unit card beside its projection and top-9. Seeded (the same seed gives the same image)
         and cached per unit: selecting the unit again shows it at once. The card's button runs this with the
-        ``position``, ``params`` and ``cache_dir`` of the last call. See :func:`~.engine.synthesis.synthesize`.
+        ``position``, ``params`` and ``cache_dir`` of the last call. See :func:`~.engine.experiments.synthesis.synthesize`.
 
         Args:
             layer, channel: the unit; default: the selected one.
             position: ``"center"`` (the unit at the centre of its map), ``(y, x)`` or ``None`` (the whole channel).
             seed: seeds the starting noise and the jitter.
-            params: ascent settings (:class:`~.engine.synthesis.AscentParams`).
+            params: ascent settings (:class:`~.engine.experiments.synthesis.AscentParams`).
             cache_dir: also keep results as files here (reused across sessions).
             wait: block until done and return the result (default); ``False`` returns an :class:`ExperimentJob`.
 
@@ -776,11 +776,4 @@ class ExperimentPanels(traitlets.HasTraits):
                 "field": list(result.field) if result.field is not None else None,
                 "input_size": list(result.image.shape[:2]), "activation": result.activation,
                 "history": _f32(result.history), "steps": len(result.history), "from_cache": result.from_cache}
-
-
-def _paper_layers(ex: Explorer, x: torch.Tensor) -> list[str]:
-    """The layers of the paper's Fig. 5: the first convolution ("layer 1") and the penultimate layer."""
-    with eval_mode(ex.model), torch.no_grad():
-        out = model_output(ex.model(x[None].to(ex.spec.device, ex.spec.dtype)))
-    return list(dict.fromkeys([ex.first_conv.name, penultimate_layer(ex, int(out.flatten(1).shape[1]))]))
 

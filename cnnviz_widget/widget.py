@@ -56,8 +56,8 @@ from torch import nn
 
 from . import encode
 from .engine import DEFAULT_MODEL, RULES, Explorer, ModelSpec, load_image, load_model
-from .engine.exemplars import Exemplars
-from .engine.samples import sample_photos
+from .engine.exemplars.results import Exemplars
+from .engine.model.samples import sample_photos
 from .errors import CNNVizError, ImageError, LayerError, unknown_name
 from .exemplar_panels import ExemplarPanels
 from .experiment_panels import ExperimentPanels

@@ -10,11 +10,11 @@ import torch
 from torch import nn
 
 from ..errors import LayerError, ModelError
-from .capture import eval_mode, fast_layout, model_output, run_to
-from .layers import LayerInfo, LayerTable, discover_layers
-from .models import ModelSpec, load_model
-from .projection import Position, Projector, UnitRequest, check_unit
-from .receptive_field import unit_field
+from .model.capture import eval_mode, fast_layout, model_output, run_to
+from .model.layers import LayerInfo, LayerTable, discover_layers
+from .model.models import ModelSpec, load_model
+from .model.receptive_field import unit_field
+from .projection.projector import Position, Projector, UnitRequest, check_unit
 
 
 class Explorer:

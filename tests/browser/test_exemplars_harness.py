@@ -230,7 +230,7 @@ def test_dead_units_are_marked_in_the_layer_atlas(harness, widget, page):
 # ------------------------------------------------------------------------------------------------- mining
 def test_progress_bar_partial_results_and_cancel(harness, widget, page):
     photos = Photos(60)
-    from cnnviz_widget.engine.datasets import open_dataset
+    from cnnviz_widget.engine.exemplars.datasets import open_dataset
 
     data = open_dataset(photos)
     data.fingerprint()

@@ -20,7 +20,7 @@ from harness_bridge import TINY_LABELS, canvas_rgb, tiny_images, tiny_model, to_
 from PIL import Image
 
 from cnnviz_widget import CNNViz, ImagePreprocess, encode
-from cnnviz_widget.engine.synthesis import AscentParams, clear_memory_cache
+from cnnviz_widget.engine.experiments.synthesis import AscentParams, clear_memory_cache
 
 OCCLUSION = "[data-view='0'] [data-testid=occlusion]"
 INVARIANCE = "[data-view='0'] [data-testid=invariance]"

@@ -12,7 +12,7 @@ import pytest
 pytestmark = [pytest.mark.jupyter, pytest.mark.slow]
 
 CELLS = [
-    "from cnnviz_widget import CNNViz\nfrom cnnviz_widget.engine.samples import imagenet_photos\n"
+    "from cnnviz_widget import CNNViz\nfrom cnnviz_widget.engine.model.samples import imagenet_photos\n"
     "photo = next(p for p in imagenet_photos() if p.name == 'imagenet_15 · goose')\n"
     "w = CNNViz(image=photo.path, layer='features.12')\nw",
 ]

@@ -31,8 +31,8 @@ from PIL import Image
 from torch import nn
 
 from cnnviz_widget import CNNViz, CNNVizError, ImagePreprocess
-from cnnviz_widget.engine.datasets import open_dataset
-from cnnviz_widget.engine.mining import Miner, mine
+from cnnviz_widget.engine.exemplars.datasets import open_dataset
+from cnnviz_widget.engine.exemplars.mining import Miner, mine
 
 PRE = ImagePreprocess(size=8, resize=None, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), scale=255.0,
                       interpolation="nearest")

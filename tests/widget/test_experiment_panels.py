@@ -25,8 +25,8 @@ from PIL import Image
 from torch import nn
 
 from cnnviz_widget import CNNViz, CNNVizError, ImagePreprocess, ModelError, encode
+from cnnviz_widget.engine.experiments.synthesis import AscentParams, SynthesisDiverged, clear_memory_cache
 from cnnviz_widget.engine.progress import Cancelled
-from cnnviz_widget.engine.synthesis import AscentParams, SynthesisDiverged, clear_memory_cache
 
 PRE = ImagePreprocess(size=8, resize=None, mean=(5.0,), std=(1.0,), scale=255.0, channel_order="L")
 PIXELS = np.kron(np.array([[14, 5], [5, 4]], np.uint8), np.ones((4, 4), np.uint8))

@@ -313,7 +313,7 @@ def test_sample_command_and_bad_commands(w):
 @pytest.mark.slow
 def test_default_widget_runs_offline_on_squeezenet_and_the_sample_photos():
     from cnnviz_widget import encode
-    from cnnviz_widget.engine.samples import sample_photos
+    from cnnviz_widget.engine.model.samples import sample_photos
 
     v = CNNViz()
     assert v.model_info["name"] == "squeezenet1_1" and v.layer == "features.0"

@@ -52,6 +52,9 @@ from PIL import Image
 from . import encode
 from .engine import RULES, UnitRequest
 from .errors import CNNVizError
+from .state.exemplars import layer_atlas_state, top9_state
+from .state.keys import ANSWER_KEYS, answer_key
+from .state.units import atlas_state, unit_request, unit_state
 
 __all__ = ["ExportReport", "export_html"]
 
@@ -194,37 +197,34 @@ def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
         yield list(items[start:start + size])
 
 
-def unit_key(layer: str, channel: int, position: Any, rule: str) -> str:
-    """The page's key of a unit card (``answerKeys`` in ``js/src/static-model.js``)."""
-    where = ",".join(str(int(v)) for v in position) if isinstance(position, (list, tuple)) else str(position)
-    return f"{layer}|{channel}|{where}|{rule}"
-
-
 def _unit_states(widget: Any, layer: str, channels: list[int], position: str, rule: str) -> list[dict[str, Any]]:
     """Unit cards of ``channels`` at ``position`` ("max" or "map"), projections batched."""
-    ex = widget.explorer
-    acts = widget._activations(layer)
-    geometry = [widget._unit_geometry(layer, c, position) for c in channels]
+    session = widget.session
+    ex, x = session.explorer, session.require_input()
+    acts = session.activations(layer)
+    geometry = [session.unit_geometry(layer, c, position) for c in channels]
     projections: list[torch.Tensor | None] = [None] * len(channels)
     groups: dict[Any, list[int]] = {}
-    size = tuple(widget._x.shape)
-    for i, (c, (location, _field, crop)) in enumerate(zip(channels, geometry)):
+    size = tuple(x.shape)
+    for i, (c, where) in enumerate(zip(channels, geometry)):
         fmap = acts[c]
-        silent = bool((fmap[location] == 0) if location is not None else not fmap.any())
-        box = tuple(crop) if crop is not None else None
+        silent = bool((fmap[where.location] == 0) if where.location is not None else not fmap.any())
+        box = tuple(where.crop) if where.crop is not None else None
         if silent:  # the backward pass starts from the unit's activation, zero here: so is every pixel
             shape = (size[0], box[2] - box[0], box[3] - box[1]) if box is not None else size
             projections[i] = torch.zeros(shape)
         else:
             groups.setdefault(None if box is None else (box[2] - box[0], box[3] - box[1]), []).append(i)
     for crop_size, members in groups.items():
-        requests = [UnitRequest(0, layer, channels[i], geometry[i][0]) for i in members]
-        boxes = None if crop_size is None else [tuple(geometry[i][2]) for i in members]
-        batch = ex.project_batch(widget._x[None], requests, rule=rule, boxes=boxes)
+        requests = [UnitRequest(0, layer, channels[i], geometry[i].location) for i in members]
+        boxes = None if crop_size is None else [tuple(geometry[i].crop) for i in members]
+        batch = ex.project_batch(x[None], requests, rule=rule, boxes=boxes)
         for i, projection in zip(members, batch):
             projections[i] = projection
-    image = widget._image_id
-    return [widget._unit_state((image, layer, c, position, rule), projection=p) for c, p in zip(channels, projections)]
+    stats = encode.channel_stats(acts)
+    return [unit_state(unit_request(session.image_id, layer, c, position, rule), acts[c], where, p,
+                       session.channel_order, x.shape[1:], stats_row=stats[c], projection_cropped=True)
+            for c, where, p in zip(channels, geometry, projections)]
 
 
 def _displayed_size(top9: dict[str, Any]) -> dict[str, Any]:
@@ -242,8 +242,10 @@ def _displayed_size(top9: dict[str, Any]) -> dict[str, Any]:
 
 def _exemplar_answers(widget: Any, layers: list[str], rules: list[str], store: _Store, tick: Callable[[int], None]
                       ) -> dict[str, dict[str, Any]]:
-    """Top-9 panels and layer-atlas pages of the mined layers among ``layers`` (see :mod:`.exemplar_panels`)."""
-    result, version = widget._current()
+    """Top-9 panels and layer-atlas pages of the mined layers among ``layers`` (see :mod:`.panels.exemplars`)."""
+    panel = widget.panels.exemplars
+    result, version = panel.current()
+    order = widget.session.channel_order
     top9: dict[str, Any] = {}
     pages: dict[str, Any] = {}
     for layer in [name for name in layers if name in result.layer_names]:
@@ -253,19 +255,21 @@ def _exemplar_answers(widget: Any, layers: list[str], rules: list[str], store: _
             for chunk in _chunks(channels, BATCH_UNITS):
                 live = [c for c in chunk if result.top(layer, c) and not stats.dead[c]]
                 if live:
-                    widget._unit_tiles(result, layer, live, rule)  # one batch; the states below reuse the tiles
+                    panel.tiles.get(result, layer, live, rule, order)  # one batch; the states below reuse the tiles
                 for c in chunk:
                     request = {"layer": layer, "channel": c, "rule": rule}
-                    state = widget._top9_state(result, version, request)
-                    top9[f"{layer}|{c}|{rule}"] = store.value(
+                    state = top9_state(result, version, request, panel.tiles, order)
+                    top9[answer_key("top9", request)] = store.value(
                         state if store.lossless else _displayed_size(state), photos=True)
                 tick(len(chunk))
             for sort_by in ("channel", "strength"):
                 page, count = 0, 1
                 while page < count:
                     request = {"layer": layer, "page": page, "rule": rule, "sort_by": sort_by}
-                    state = widget._layer_atlas_state(result, version, request)
-                    pages[f"{layer}|{page}|{rule}|{sort_by}"] = store.value(state, photos=True)
+                    state = layer_atlas_state(result, version, request, panel.tiles, order)
+                    selection = {"layer": layer, "layer_atlas_page": page, "rule": rule, "sort_by": sort_by,
+                                 "layer_atlas_open": True}
+                    pages[str(answer_key("layer_atlas", selection))] = store.value(state, photos=True)
                     count = int(state.get("pages", 1))
                     page += 1
     return {"top9": top9, "layer_atlas": pages}
@@ -363,25 +367,31 @@ def export_html(
             progress(done, total)
 
     store = _Store(lossless, int(quality), max_side)
+    session = widget.session
     answers: dict[str, dict[str, Any]] = {"atlas": {}, "unit": {}}
-    image, layer, channel, position, rule = widget._request()
-    if widget.unit.get("request", {}).get("image") == image:
-        answers["unit"][unit_key(layer, channel, position, rule)] = store.value(widget.unit)
+    selection = {"layer": widget.layer, "channel": widget.channel, "position": widget.position, "rule": widget.rule}
+    if widget.unit.get("request", {}).get("image") == session.image_id:
+        answers["unit"][str(answer_key("unit", selection))] = store.value(widget.unit)
+    syntheses: dict[str, Any] = {}
     try:
         for name in names:
-            answers["atlas"][name] = store.value(widget._atlas_state(name)[0])
+            answers["atlas"][str(answer_key("atlas", {"layer": name}))] = store.value(
+                atlas_state(session.image_id, name, session.activations(name))[0])
             channels = list(range(ex.layer(name).channels))
             for rule_ in rules:
                 for position_ in positions:
                     for chunk in _chunks(channels, BATCH_UNITS):
                         for c, state in zip(chunk, _unit_states(widget, name, chunk, position_, rule_)):
-                            answers["unit"][unit_key(name, c, position_, rule_)] = store.value(state)
+                            key = answer_key("unit", {"layer": name, "channel": c, "position": position_,
+                                                      "rule": rule_})
+                            answers["unit"][str(key)] = store.value(state)
                         tick(len(chunk))
         if mined:
             answers.update(_exemplar_answers(widget, mined, rules, store, tick))
         # Every unit synthesised in this session (of the exported layers) shows its image on the page too.
-        syntheses = {f"{layer}|{channel}": state for (model, layer, channel), state in widget._syntheses.items()
-                     if model == id(widget._explorer) and layer in names}
+        for (layer, channel), state in widget.panels.experiments.syntheses_of(ex).items():
+            if layer in names:
+                syntheses[str(answer_key("synthesis_result", {"layer": layer, "channel": channel}))] = state
         if syntheses:
             answers["synthesis_result"] = {key: store.value(state) for key, state in syntheses.items()}
     finally:
@@ -393,16 +403,18 @@ def export_html(
     state["layers"] = [entry for entry in widget.layers if entry["name"] in names]
     if widget.layer not in names:  # open on an exported layer
         state.update(layer=names[0], channel=0, position=positions[0], rule=rules[0])
-        state["atlas"] = answers["atlas"][names[0]]
-        state["unit"] = answers["unit"][unit_key(names[0], 0, positions[0], rules[0])]
-    if f"{state['layer']}|{state['channel']}" in syntheses:  # the page opens on the selected unit's own image
-        state["synthesis_result"] = syntheses[f"{state['layer']}|{state['channel']}"]
+        state["atlas"] = answers["atlas"][str(answer_key("atlas", state))]
+        state["unit"] = answers["unit"][str(answer_key("unit", state))]
+    opening = str(answer_key("synthesis_result", state))
+    if opening in syntheses:  # the page opens on the selected unit's own image
+        state["synthesis_result"] = syntheses[opening]
     picture = widget.picture
     about = {"model": widget.model_info.get("name"), "image": picture.get("name"),
              "source": widget.model_info.get("source")}
     document = {
-        "format": 1,
+        "format": 2,
         "about": about,
+        "keys": ANSWER_KEYS,
         "holds": {"layers": names, "rules": rules, "positions": positions,
                   "exemplars": mined},
         "state": {**{k: store.value(v, photos=k in _PHOTO_TRAITS) for k, v in state.items()}, "busy": False,

@@ -1,12 +1,14 @@
-"""``CNNViz``: the Jupyter widget. Traits, validators and commands; the engine computes, :mod:`.encode` draws.
+"""``CNNViz``: the Jupyter widget — its traits (the protocol with the front end), validators, verbs, and the wiring of
+its panels. The engine computes, :mod:`.state` builds what the panels show, :mod:`.encode` draws.
 
 The protocol with the front end (``js/src/``), in one place:
 
 * **Selection** — synced both ways, set by Python or by a click: ``layer`` (str), ``channel`` (int),
   ``position`` (``"max"`` = the channel's strongest location, ``"map"`` = its whole feature map, or ``[y, x]``),
   ``rule`` (``"deconvnet"`` / ``"guided"`` / ``"gradient"``), ``sort_by`` (``"channel"`` / ``"strength"``).
-* **Results** — written by Python only; every panel renders from these alone (so a static page holding them
-  renders without a kernel). Each is a dict that may carry ``bytes`` (sent as binary buffers):
+* **Results** — written by Python only, each by one panel (:mod:`.panels`); every panel renders from these alone (so
+  a static page holding them renders without a kernel). Each is a dict that may carry ``bytes`` (sent as binary
+  buffers):
 
   - ``model_info``: ``{name, source, pretrained, input_shape, classes, first_conv}``.
   - ``layers``: ``[{name, kind, label, shape}, ...]`` in forward order.
@@ -20,47 +22,48 @@ The protocol with the front end (``js/src/``), in one place:
     selection, so stale answers to rapid clicks are dropped.
   - ``filters``: the first convolution's weights (:class:`.encode.FilterSheet`) plus ``layer``.
   - ``gallery``: ``{names, png, tile, cols}`` — thumbnails of the sample photos.
-  - ``top9``, ``layer_atlas``, ``mining``: the dataset exemplars (the paper's Figure 2): the selected unit's
-    top-9, a page of the layer atlas (selected by ``layer_atlas_open`` and ``layer_atlas_page``), and where they
-    come from — see :mod:`.exemplar_panels`, which also answers the commands ``exemplar`` and ``mining``.
-  - ``occlusion_result``, ``invariance_result``, ``evolution_result``, ``synthesis_result``, ``jobs``,
-    ``checkpoint``: the paper's experiments (Figs. 7, 5, 4 and activation maximisation) and their runs — see
-    :mod:`.experiment_panels`, which also answers the commands ``experiment`` and ``checkpoint``.
-  - ``busy`` (bool) while the kernel computes; ``error`` (str, ``""`` = none) for the banner.
-* **Commands** — custom messages from the front end: ``{"type": "upload", "name": str}`` with the file's bytes
-  as one buffer, and ``{"type": "sample", "index": int}``. Both answer by changing the results above.
-  ``{"type": "frame", "seq": int, "camera": str, "taken": ms}`` with a camera frame (JPEG) as one buffer: the new
-  image, then the message ``{"type": "frame_done", "seq", "camera"}`` back (that camera sends its next frame only
-  then; ``js/src/frame-gate.js``). ``{"type": "save_unit", "id"}``: the message ``{"type": "unit_png", "name", "id"}``
-  back with the unit card (:meth:`CNNViz.unit_card`) as one PNG buffer. The HTML export (:mod:`.export`) answers
-  none of these: it has no kernel.
+    (These seven: :mod:`.panels.units`.)
+  - ``top9``, ``layer_atlas``, ``mining``: the dataset exemplars (the paper's Figure 2) — :mod:`.panels.exemplars`,
+    which also answers the commands ``exemplar`` and ``mining``.
+  - ``occlusion_result``, ``invariance_result``, ``evolution_result``, ``synthesis_result``, ``jobs``: the paper's
+    experiments (Figs. 7, 5, 4 and activation maximisation) and their runs — :mod:`.panels.experiments`, which also
+    answers the command ``experiment``; ``checkpoint`` — :mod:`.panels.checkpoints` (command ``checkpoint``).
+  - ``busy`` (bool) while the kernel computes; ``error`` (str, ``""`` = none) for the banner (any panel).
+* **Commands** — custom messages from the front end, each answered by one panel: ``{"type": "upload", "name": str}``
+  with the file's bytes as one buffer, and ``{"type": "sample", "index": int}``. Both answer by changing the results
+  above. ``{"type": "frame", "seq": int, "camera": str, "taken": ms}`` with a camera frame (JPEG) as one buffer: the
+  new image, then the message ``{"type": "frame_done", "seq", "camera"}`` back (that camera sends its next frame
+  only then; ``js/src/lib/frame-gate.js``). ``{"type": "save_unit", "id"}``: the message ``{"type": "unit_png",
+  "name", "id"}`` back with the unit card (:meth:`CNNViz.unit_card`) as one PNG buffer. The HTML export
+  (:mod:`.export`) answers none of these: it has no kernel.
 """
 
 from __future__ import annotations
 
 import atexit
-import collections
 import time
-import warnings
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anywidget
-import numpy as np
 import torch
 import traitlets
 from PIL import Image
 from torch import nn
 
 from . import encode
-from .engine import DEFAULT_MODEL, RULES, Explorer, ModelSpec, load_image, load_model
-from .engine.exemplars.results import Exemplars
-from .engine.model.samples import sample_photos
+from .engine import DEFAULT_MODEL, RULES, Exemplars, Explorer, Miner, ModelSpec, load_image, load_model
+from .engine.experiments.evolution import FeatureEvolution
+from .engine.experiments.invariance import InvarianceCurves
+from .engine.experiments.occlusion import OcclusionMaps
+from .engine.experiments.synthesis import AscentParams, SynthesisResult
 from .errors import CNNVizError, ImageError, LayerError, unknown_name
-from .exemplar_panels import ExemplarPanels
-from .experiment_panels import ExperimentPanels
+from .panels import CheckpointsPanel, ExemplarsPanel, ExperimentsPanel, Panels, UnitsPanel
+from .panels.experiments import ExperimentJob
+from .panels.units import default_name
+from .session import Session
 
 __all__ = ["CNNViz"]
 
@@ -71,9 +74,8 @@ _NOT_BUILT = """export default { render({ el }) {
 
 POSITIONS = ("max", "map")
 SORTS = ("channel", "strength")
-_CACHE_LAYERS = 8  # activations kept per image (each is one layer's output)
-_CACHE_UNITS = 64  # unit cards kept per image (toggling back and forth is instant)
-_TIMINGS = 500
+_KEYWORDS = ("model", "image", "layer", "channel", "position", "rule", "sort_by", "preprocess", "labels", "gallery",
+             "exemplars")
 
 
 def _static(name: str, fallback: str) -> Path | str:
@@ -92,12 +94,6 @@ class _Position(traitlets.TraitType):
         return "map" if value is None else value
 
 
-def _default_name(source: Any) -> str:
-    if isinstance(source, (str, Path)):
-        return Path(source).name
-    return "image"
-
-
 #: Widgets alive in this process: at exit their background work is stopped and waited for (see _quiesce).
 _LIVE: weakref.WeakSet[Any] = weakref.WeakSet()
 _EXIT_WAIT_S = 10.0
@@ -110,13 +106,15 @@ def _quiesce() -> None:
     called without an active exception") instead of exiting cleanly."""
     widgets = list(_LIVE)
     for w in widgets:
-        w._stop_background()
+        for panel in w.panels:
+            panel.stop()
     deadline = time.monotonic() + _EXIT_WAIT_S
     for w in widgets:
-        w._wait_background(max(0.0, deadline - time.monotonic()))
+        for panel in w.panels:
+            panel.wait(max(0.0, deadline - time.monotonic()))
 
 
-class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
+class CNNViz(anywidget.AnyWidget):
     """See what a CNN has learned: activations, deconvnet projections and filters, clickable, in Jupyter.
 
     Example::
@@ -129,7 +127,7 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
         maps = w.occlusion()                               # the paper's experiments, shown in the widget's panels:
         curves = w.invariance()                            # occlusion, invariance, feature evolution
         result = w.synthesize()                            # (w.evolution(checkpoints, data)) and activation
-                                                           # maximisation — see cnnviz_widget.experiment_panels
+                                                           # maximisation
 
     Args:
         model: a model name (``"squeezenet1_1"``, the offline default, or a torchvision name), an ``nn.Module``,
@@ -149,7 +147,8 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
         LayerError: unknown ``layer``, or ``channel``/``position`` outside it.
 
     Attributes:
-        explorer: the engine object behind the widget.
+        session: the model, the current image and what is cached for it (:class:`~cnnviz_widget.session.Session`).
+        panels: the widget's panels (:class:`~cnnviz_widget.panels.Panels`).
         timings: recent kernel-side compute times, newest last (``{"kind": "unit" | "image", "ms": ...}``;
             ``bench/widget_latency.py`` compares them with what the browser sees).
     """
@@ -163,18 +162,29 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
     position = _Position().tag(sync=True)
     rule = traitlets.Enum(RULES, default_value="deconvnet").tag(sync=True)
     sort_by = traitlets.Enum(SORTS, default_value="channel").tag(sync=True)
+    layer_atlas_open = traitlets.Bool(False).tag(sync=True)
+    layer_atlas_page = traitlets.Int(0).tag(sync=True)
     #: The current image (an RGB PIL image). Set it to anything ``load_image`` reads; observe it like any trait.
     image = traitlets.Any(None, allow_none=True)
 
-    # ------------------------------------------------------------------ results (Python → front end)
-    model_info = traitlets.Dict().tag(sync=True)
+    # ------------------------------------------------------------------ results (Python → front end), by panel
+    model_info = traitlets.Dict().tag(sync=True)  # units
     layers = traitlets.List().tag(sync=True)
     picture = traitlets.Dict().tag(sync=True)
     atlas = traitlets.Dict().tag(sync=True)
     unit = traitlets.Dict().tag(sync=True)
     filters = traitlets.Dict().tag(sync=True)
     gallery = traitlets.Dict().tag(sync=True)
-    busy = traitlets.Bool(False).tag(sync=True)
+    top9 = traitlets.Dict().tag(sync=True)  # exemplars
+    layer_atlas = traitlets.Dict().tag(sync=True)
+    mining = traitlets.Dict().tag(sync=True)
+    occlusion_result = traitlets.Dict().tag(sync=True)  # experiments
+    invariance_result = traitlets.Dict().tag(sync=True)
+    evolution_result = traitlets.Dict().tag(sync=True)
+    synthesis_result = traitlets.Dict().tag(sync=True)
+    jobs = traitlets.Dict().tag(sync=True)
+    checkpoint = traitlets.Dict().tag(sync=True)  # checkpoints
+    busy = traitlets.Bool(False).tag(sync=True)  # any panel
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
@@ -194,57 +204,54 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
         **unknown: Any,
     ) -> None:
         if unknown:
-            valid = ("model", "image", "layer", "channel", "position", "rule", "sort_by", "preprocess", "labels",
-                     "gallery", "exemplars")
             raise TypeError(
                 f"CNNViz() got unknown keyword{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(repr(k) for k in unknown)}; valid keywords: {', '.join(valid)}"
+                f"{', '.join(repr(k) for k in unknown)}; valid keywords: {', '.join(_KEYWORDS)}"
             )
-        self._ready = False
-        self._image_id = 0
-        self._x: torch.Tensor | None = None
         self._incoming_name: str | None = None
-        self._image_name = "image"
-        self._acts: collections.OrderedDict[str, torch.Tensor] = collections.OrderedDict()
-        self._units: collections.OrderedDict[tuple, dict[str, Any]] = collections.OrderedDict()
-        self._atlas_key: tuple | None = None
-        self._atlas_stats = None
-        self._unit_key: tuple | None = None
-        #: Recent kernel-side compute times, newest last: ``{"kind": "unit"|"image", "ms": ..., ...}``.
-        self.timings: collections.deque[dict[str, Any]] = collections.deque(maxlen=_TIMINGS)
+        self.session = Session(self._make_explorer(model, preprocess, labels))
         super().__init__()
         _LIVE.add(self)
-        self._show_model(self._make_explorer(model, preprocess, labels))
-        ex = self._explorer
-        self._gallery = self._load_gallery(gallery)
-        sheet, cols = encode.thumbnail_sheet([img for _, img in self._gallery])
-        self.gallery = {"names": [name for name, _ in self._gallery], "png": sheet, "tile": 64, "cols": cols}
-        self.on_msg(self._on_message)
+        units = UnitsPanel(self.session, self, gallery)
+        exemplar_panel = ExemplarsPanel(self.session, self)
+        experiments = ExperimentsPanel(self.session, self)
+        self.panels = Panels(units, exemplar_panel, experiments,
+                             CheckpointsPanel(self.session, self, units, exemplar_panel, experiments))
+        self._commands = {command: panel for panel in self.panels for command in panel.commands}
+        observed = list(dict.fromkeys(name for panel in self.panels for name in panel.observes))
+        self._observers = {name: [p for p in self.panels if name in p.observes] for name in observed}
+        self.on_msg(self._dispatch)
+        units.show_model(self.session.explorer)
 
+        ex = self.session.explorer
         self.layer = layer if layer is not None else ex.first_conv.name
         self.channel = channel
         self.position = position
         self.rule = rule
         self.sort_by = sort_by
-        self._ready = True
+        self.observe(self._changed, names=observed)
+        units.ready = True
         if image is None:
-            if self._gallery:
-                self.set_image(self._gallery[0][1], name=self._gallery[0][0])
+            if units.gallery:
+                self.set_image(units.gallery[0][1], name=units.gallery[0][0])
             else:
                 _, height, width = ex.spec.input_shape
                 self.set_image(Image.new("RGB", (width, height), (128, 128, 128)), name="gray")
         else:
             self.set_image(image)
-        self._start_exemplar_panels()
-        self._start_experiment_panels()
         if exemplars is not None:
             self.load_exemplars(exemplars)
 
-    # ------------------------------------------------------------------------------------------ public
+    # ------------------------------------------------------------------------------------------ the image
     @property
     def explorer(self) -> Explorer:
         """The engine object behind the widget (for computing what the widget shows, in code)."""
-        return self._explorer
+        return self.session.explorer
+
+    @property
+    def timings(self) -> Any:
+        """Recent kernel-side compute times, newest last (see :attr:`Session.timings`)."""
+        return self.session.timings
 
     def set_image(self, source: Any, name: str | None = None) -> None:
         """Show a new image, called ``name`` in the widget. Same as ``w.image = source`` apart from the name.
@@ -257,49 +264,39 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
             self.image = source
         finally:
             self._incoming_name = None
-        if self.picture and self.picture.get("name") != self._image_name:  # same pixels (no change event), new name
-            self.picture = {**self.picture, "name": self._image_name}
+        self.panels.units.rename(self.session.image_name)  # same pixels (no change event), maybe a new name
 
+    @traitlets.validate("image")
+    def _validate_image(self, proposal: dict[str, Any]) -> Image.Image:
+        name = self._incoming_name or default_name(proposal["value"])
+        try:
+            img = load_image(proposal["value"], name=name)
+        except ImageError as exc:
+            self.error = str(exc)
+            raise
+        self.session.image_name = name
+        return img
+
+    @traitlets.observe("image")
+    def _on_image(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:
+            self.panels.units.show_image(change["new"], self.session.image_name)
+
+    # ------------------------------------------------------------------------------------------ the unit card
     def unit_card(self) -> encode.UnitCard:
         """The selected unit as one picture for slides and handouts: its name, the input with its receptive field, its
         activation map, its projection and image patch, and its top-9 exemplars (projections and patches) when they
         have been mined. ``.image`` is a PIL image, ``.png()`` its bytes; :meth:`save_unit` writes it."""
         self.wait_exemplars()
-        self._refresh(busy=False)
-        unit, picture, info = self.unit, self.picture, self.model_info
-        request = unit.get("request") or {}
-        if request.get("image") != picture.get("id"):
-            raise CNNVizError("the selected unit could not be computed (see the error banner) — select another one")
-        stats = unit["stats"]
-        where = (f"at ({unit['location'][0]}, {unit['location'][1]}) of its map" if unit.get("location")
-                 else "over its whole map")
-        value = f" · value there {stats['value']:.3g}" if stats.get("value") is not None else ""
-        lines = [f"{request['rule']} projection {where}{value}",
-                 f"max {stats['max']:.3g} · mean {stats['mean']:.3g} · active {100 * stats['fraction_active']:.3g}%"
-                 f" · image: {picture.get('name', '')}"]
-        top9 = None
-        mined = self.top9
-        if (mined.get("state") == "ready" and mined.get("request") == {
-                "layer": request["layer"], "channel": request["channel"], "rule": request["rule"]}):
-            top9 = tuple(encode.sheet_tiles(mined[name], mined["count"], mined["cols"], mined["tile"])
-                         for name in ("projections", "patches"))
-            lines.append(f"top-{mined['k']} of {mined['stats']['images']} dataset images")
-        return encode.unit_card(
-            title=f"{info.get('name', 'model')} · {request['layer']} · channel {request['channel']}", lines=lines,
-            picture=np.asarray(encode.to_pil(picture["png"])), field=unit.get("field"), crop=unit.get("crop"),
-            activation=unit["map"], projection=np.asarray(encode.to_pil(unit["projection"])), top9=top9)
+        return self.panels.units.card(self.panels.exemplars.selected_tiles())
 
     def save_unit(self, path: str | Path | None = None) -> Path:
         """Write the selected unit's card (:meth:`unit_card`) as a PNG; returns its path (default: a name like
         ``squeezenet1_1-features.6-channel12.png`` in the current folder). The widget's download button saves the same
         picture from the browser."""
-        target = Path(path) if path is not None else Path(self._unit_file_name())
+        target = Path(path) if path is not None else Path(self.panels.units.file_name())
         target.write_bytes(self.unit_card().png())
         return target
-
-    def _unit_file_name(self) -> str:
-        name = f"{self.model_info.get('name', 'model')}-{self.layer}-channel{self.channel}"
-        return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) + ".png"
 
     def to_html(self, path: str | Path, *, layers: Sequence[str] | None = None, rules: Sequence[str] | None = None,
                 **options: Any) -> Any:
@@ -318,21 +315,204 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
 
         return export_html(self, path, layers=layers, rules=rules, **options)
 
-    # ------------------------------------------------------------------------------------------ setup
-    def _show_model(self, ex: Explorer) -> None:
-        """Make ``ex`` the widget's model: its description, layers and filters (the image is prepared afresh by the
-        caller). Feature evolution swaps in a checkpoint's Explorer this way (:mod:`.experiment_panels`)."""
-        self._explorer = ex
-        self._channel_order = getattr(ex.spec.preprocess, "channel_order", "RGB")
-        self.model_info = {
-            "name": ex.spec.name, "source": ex.spec.source, "pretrained": ex.spec.pretrained,
-            "input_shape": list(ex.spec.input_shape), "classes": len(ex.spec.labels) if ex.spec.labels else None,
-            "first_conv": ex.first_conv.name,
-        }
-        self.layers = [{"name": i.name, "kind": i.kind, "label": i.label, "shape": list(i.shape)} for i in ex.layers]
-        self.filters = {"layer": ex.first_conv.name,
-                        **encode.filter_sheet(ex.filters(), self._channel_order).to_state()}
+    # ------------------------------------------------------------------------------------------ dataset exemplars
+    @property
+    def exemplars(self) -> Exemplars | None:
+        """The mined result behind the top-9 panel and the layer atlas (a snapshot while a pass runs), or ``None``."""
+        return self.panels.exemplars.exemplars
 
+    def mine(self, data: Any = "demo", *, layers: Sequence[str] | None = None, k: int = 9, batch_size: int = 32,
+             cache_dir: str | Path | None = None, checkpoint_every: float = 60.0) -> Miner:
+        """Mine every unit's top-``k`` dataset exemplars in the background; the panels fill in as results arrive.
+
+        The widget stays usable meanwhile, shows a progress bar with a cancel button, and its top-9 panel and layer
+        atlas update from partial results about once a second.
+
+        Args:
+            data: anything :func:`~cnnviz_widget.engine.exemplars.datasets.open_dataset` reads: a folder of images,
+                ``"demo"`` (the photos that ship with the installed packages), a list, a torch ``Dataset``.
+            layers: layer names (default: every convolution, block and linear layer —
+                :data:`~cnnviz_widget.engine.exemplars.mining.MINED_KINDS`).
+            k: exemplars per unit.
+            batch_size: images per forward pass.
+            cache_dir: where checkpoints and the result go. Default: a temporary folder kept while the widget
+                lives, so a cancelled pass resumes when mined again. Pass a folder to keep the result across
+                sessions (and open it with :meth:`load_exemplars` or ``CNNViz(exemplars=...)``).
+            checkpoint_every: seconds between checkpoints.
+
+        Returns:
+            The :class:`~cnnviz_widget.engine.exemplars.mining.Miner`, already started (``.wait()`` returns its
+            result, ``.cancel()`` stops it).
+
+        Raises:
+            CNNVizError: a pass is already running, a checkpoint is open, or the dataset is empty or unreadable.
+        """
+        self._refuse_while_checkpoint("mining", "so the exemplars belong to the model")
+        return self.panels.exemplars.mine(data, layers=layers, k=k, batch_size=batch_size, cache_dir=cache_dir,
+                                          checkpoint_every=checkpoint_every)
+
+    def load_exemplars(self, source: str | Path | Exemplars, *, data: Any = None) -> Exemplars:
+        """Show exemplars mined before: a cache folder (``cnnviz mine --out``, ``w.mine(cache_dir=...)``) or a result.
+
+        Args:
+            source: the cache folder, or an :class:`~cnnviz_widget.engine.Exemplars`.
+            data: the dataset that was mined, if it cannot be reopened from where it was (a folder moved
+                elsewhere, a list of images, a torch ``Dataset``).
+
+        Raises:
+            CNNVizError: the folder holds nothing mined with this model's weights, the dataset changed, a pass is
+                running or a checkpoint is open.
+        """
+        self._refuse_while_checkpoint("loading exemplars", "")
+        return self.panels.exemplars.load(source, data=data)
+
+    def wait_exemplars(self, timeout: float | None = None) -> bool:
+        """Wait until a running mining pass has ended and the panels answer the current selection.
+
+        Returns ``False`` if ``timeout`` (seconds) passed first.
+        """
+        return self.panels.exemplars.wait(timeout)
+
+    def _refuse_while_checkpoint(self, what: str, why: str) -> None:
+        if self.checkpoint:
+            raise CNNVizError(f"checkpoint {self.checkpoint['name']!r} is open — close it (w.close_checkpoint(), or "
+                              f"the evolution panel's back button) before {what}{', ' + why if why else ''}")
+
+    # ------------------------------------------------------------------------------------------ the experiments
+    @property
+    def experiment_results(self) -> dict[str, Any]:
+        """The engine results the panels show now, by kind (``OcclusionMaps``, ``InvarianceCurves``,
+        ``FeatureEvolution``, ``SynthesisResult``); a kind not run yet is absent."""
+        return dict(self.panels.experiments.results)
+
+    def occlusion(self, *, size: int | None = None, stride: int | None = None, target: int | None = None,
+                  layer: str | None = None, channel: int | str | None = None,
+                  position: tuple[int, int] | str | None = "selected", fill: float | Sequence[float] | None = None,
+                  batch_size: int = 64, wait: bool = True) -> OcclusionMaps | ExperimentJob:
+        """Slide a gray square over the current image and map what the network sees (Zeiler & Fergus, Fig. 7).
+
+        The widget's occlusion panel shows the three maps over the image: (a) the total activation of the selected
+        feature map (or of the picked unit), (b) the probability of ``target``, (c) the most probable class; hover
+        a map to see the occluded image there. See :func:`~cnnviz_widget.engine.experiments.occlusion.occlusion_maps`.
+
+        Args:
+            size, stride: the occluder's side and step in model-input pixels; default ``size`` ≈ a fifth of the
+                input (48 on a 227-pixel input), ``stride`` a third of ``size``.
+            target: the class whose probability is mapped (the correct class, if known); default: the predicted one.
+            layer, channel: the feature map of map (a); default: the selected unit's (``channel="max"``: the
+                strongest map).
+            position: ``"selected"`` (default): the picked unit when a position is picked on ``layer``, else the
+                map's total activation; ``None``, ``(y, x)`` or ``"max"`` as in the engine.
+            fill, batch_size: as in the engine (``fill`` default: the dataset mean).
+            wait: block until done and return the maps (default); ``False`` returns an
+                :class:`~cnnviz_widget.panels.experiments.ExperimentJob`.
+
+        Raises:
+            CNNVizError: the occluder is larger than the input, a zero stride, an unknown class (also shown in the
+                widget's banner; the panel keeps its last maps).
+        """
+        return self.panels.experiments.occlusion(size=size, stride=stride, target=target, layer=layer,
+                                                 channel=channel, position=position, fill=fill,
+                                                 batch_size=batch_size, wait=wait)
+
+    def invariance(self, *, transforms: Sequence[str] | Mapping[str, Sequence[float]] = ("translate", "scale", "rotate"),
+                   layers: Sequence[str] | None = None, target: int | None = None,
+                   fill: tuple[int, int, int] | None = None, wait: bool = True) -> InvarianceCurves | ExperimentJob:
+        """Translate, scale and rotate the current image and follow its features and prediction (Fig. 5).
+
+        The invariance panel plots, for each transform, the Euclidean distance between the feature vectors of the
+        original and the transformed image at each layer, and the probability of ``target``, with the canonical
+        and the transformed image side by side on a slider. See
+        :func:`~cnnviz_widget.engine.experiments.invariance.invariance_curves`.
+
+        Args:
+            transforms: names (the paper's sweeps) or ``{name: amounts}``.
+            layers: the layers compared; default: the paper's (the first convolution and the penultimate layer) and
+                the selected layer.
+            target: the true class, if known; default: the predicted one.
+            fill: RGB colour of uncovered areas (default: the preprocessing's mean colour).
+            wait: block until done and return the curves (default); ``False`` returns an ``ExperimentJob``.
+        """
+        return self.panels.experiments.invariance(transforms=transforms, layers=layers, target=target, fill=fill,
+                                                  wait=wait)
+
+    def evolution(self, checkpoints: Sequence[Any] | Mapping[str, Any], data: Any,
+                  units: Sequence[tuple[str, int]] | None = None, *, rule: str | None = None, batch_size: int = 32,
+                  wait: bool = True) -> FeatureEvolution | ExperimentJob:
+        """How the chosen units' favourite inputs form during training (Fig. 4): for each checkpoint, each unit's
+        strongest activation over ``data`` with its projection and image patch.
+
+        The evolution panel shows a units × checkpoints grid; **clicking a cell opens that checkpoint's unit card**:
+        the widget switches to that checkpoint's weights (its name in the header shows ``@ checkpoint``), shows the
+        cell's image with the unit selected at its position, and the panel's "back" button returns to the
+        original model (:meth:`open_checkpoint`, :meth:`close_checkpoint`). See
+        :func:`~cnnviz_widget.engine.experiments.evolution.feature_evolution`.
+
+        Args:
+            checkpoints: in training order: paths to state dicts, state dicts or modules of this architecture; or
+                ``{name: checkpoint}``.
+            data: the images to search (anything :func:`~cnnviz_widget.engine.exemplars.datasets.open_dataset` reads).
+            units: ``[(layer, channel), ...]``; default: the selected unit and the next ones of its layer
+                (:data:`~cnnviz_widget.panels.experiments.EVOLUTION_UNITS` in all).
+            rule: projection rule; default: the widget's.
+            wait: block until done and return the result (default); ``False`` returns an ``ExperimentJob``.
+
+        Raises:
+            ModelError: a checkpoint of another architecture (the message names the mismatched keys).
+        """
+        return self.panels.experiments.evolution(checkpoints, data, units, rule=rule, batch_size=batch_size, wait=wait)
+
+    def open_checkpoint(self, checkpoint: int | str, unit: int | None = None) -> None:
+        """Switch the widget to a checkpoint of the last :meth:`evolution` result (an index or a name): its weights,
+        and — with ``unit`` (a row of the result) — that unit selected on its strongest image at that checkpoint.
+        The unit card, the activation grid, the filters and the experiments then show that checkpoint; the dataset
+        exemplars (mined with the original weights) are hidden until :meth:`close_checkpoint`."""
+        self.panels.checkpoints.open(checkpoint, unit)
+
+    def close_checkpoint(self) -> None:
+        """Return from :meth:`open_checkpoint` to the original model, with the image shown before."""
+        self.panels.checkpoints.close()
+
+    def synthesize(self, layer: str | None = None, channel: int | None = None, *,
+                   position: tuple[int, int] | str | None = "center", seed: int = 0,
+                   params: AscentParams | None = None, cache_dir: Any = None,
+                   wait: bool = True) -> SynthesisResult | ExperimentJob:
+        """Synthesise the image that maximises a unit (default: the selected one) by regularised gradient ascent,
+        and show it in the unit card beside its projection and top-9. Seeded (the same seed gives the same image)
+        and cached per unit: selecting the unit again shows it at once. The card's button runs this with the
+        ``position``, ``params`` and ``cache_dir`` of the last call. See
+        :func:`~cnnviz_widget.engine.experiments.synthesis.synthesize`.
+
+        Args:
+            layer, channel: the unit; default: the selected one.
+            position: ``"center"`` (the unit at the centre of its map), ``(y, x)`` or ``None`` (the whole channel).
+            seed: seeds the starting noise and the jitter.
+            params: ascent settings (:class:`~cnnviz_widget.engine.experiments.synthesis.AscentParams`).
+            cache_dir: also keep results as files here (reused across sessions).
+            wait: block until done and return the result (default); ``False`` returns an ``ExperimentJob``.
+
+        Raises:
+            SynthesisDiverged: the ascent produced NaN (nothing is cached; the banner says so too).
+        """
+        return self.panels.experiments.synthesize(layer, channel, position=position, seed=seed, params=params,
+                                                  cache_dir=cache_dir, wait=wait)
+
+    def cancel_experiments(self, kind: str | None = None) -> None:
+        """Cancel the running and queued runs of experiment ``kind`` (default: all)."""
+        self.panels.experiments.cancel(kind)
+
+    def wait_experiments(self, timeout: float | None = None) -> bool:
+        """Wait until no experiment runs or waits; ``False`` if ``timeout`` (seconds) passed first."""
+        return self.panels.experiments.wait(timeout)
+
+    def close(self) -> None:
+        """Close the widget; a mining pass stops after its current batch (mining again resumes it), experiments at
+        their next step."""
+        for panel in getattr(self, "panels", ()):  # absent when the constructor failed
+            panel.stop()
+        super().close()
+
+    # ------------------------------------------------------------------------------------------ wiring
     @staticmethod
     def _make_explorer(model: Any, preprocess: Any, labels: Any) -> Explorer:
         if isinstance(model, Explorer):
@@ -341,45 +521,33 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
             DEFAULT_MODEL if model is None else model, preprocess=preprocess, labels=labels)
         return Explorer(spec, preprocess=preprocess, labels=labels)
 
-    @staticmethod
-    def _load_gallery(gallery: Sequence[Any] | None) -> list[tuple[str, Image.Image]]:
-        if gallery is None:
-            sources = [(photo.name, photo.path) for photo in sample_photos()]
-        else:
-            sources = [item if isinstance(item, tuple) else (_default_name(item) if isinstance(item, (str, Path))
-                                                             else f"image {i}", item)
-                       for i, item in enumerate(gallery)]
-        loaded = []
-        for name, source in sources:
-            try:
-                loaded.append((str(name), load_image(source, name=str(name))))
-            except ImageError as exc:
-                warnings.warn(f"gallery: skipped {name!r}: {exc}", stacklevel=3)
-        return loaded
+    def _changed(self, change: dict[str, Any]) -> None:
+        """Tell the panels that observe a trait of its change, in the wiring order (:class:`Panels`)."""
+        for panel in self._observers[change["name"]]:
+            panel.on_change(change["name"], change["new"])
+
+    def _dispatch(self, _widget: Any, content: Any, buffers: Sequence[Any]) -> None:
+        """Every message from the front end, to the one panel that answers its ``type``; its refusal to the banner."""
+        if not isinstance(content, dict) or content.get("type") not in self._commands:
+            return
+        try:
+            self._commands[content["type"]].on_command(content, buffers)
+        except CNNVizError as exc:
+            self.error = str(exc)
 
     # ------------------------------------------------------------------------------------------ validators
-    @traitlets.validate("image")
-    def _validate_image(self, proposal: dict[str, Any]) -> Image.Image:
-        name = self._incoming_name or _default_name(proposal["value"])
-        try:
-            img = load_image(proposal["value"], name=name)
-        except ImageError as exc:
-            self.error = str(exc)
-            raise
-        self._image_name = name
-        return img
-
     @traitlets.validate("layer")
     def _validate_layer(self, proposal: dict[str, Any]) -> str:
         name = proposal["value"]
-        if name not in self._explorer.layer_names:
-            raise LayerError(unknown_name("layer", name, self._explorer.layer_names, listed_by="w.explorer.layer_names"))
+        names = self.session.explorer.layer_names
+        if name not in names:
+            raise LayerError(unknown_name("layer", name, names, listed_by="w.explorer.layer_names"))
         return name
 
     @traitlets.validate("channel")
     def _validate_channel(self, proposal: dict[str, Any]) -> int:
         channel = proposal["value"]
-        channels = self._explorer.layer(self.layer).channels
+        channels = self.session.explorer.layer(self.layer).channels
         if not 0 <= channel < channels:
             raise LayerError(f"channel {channel} is outside layer {self.layer!r}, which has channels 0–{channels - 1}")
         return channel
@@ -395,188 +563,8 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
             y, x = (int(v) for v in value)
         except (TypeError, ValueError):
             raise LayerError(f"position must be 'max', 'map' or [y, x], not {value!r}") from None
-        info = self._explorer.layer(self.layer)
+        info = self.session.explorer.layer(self.layer)
         height, width = info.spatial
         if len(info.shape) == 1 or not (0 <= y < height and 0 <= x < width):
             raise LayerError(f"position {[y, x]} is outside layer {info.name!r}, whose map is {height}×{width}")
         return [y, x]
-
-    # ------------------------------------------------------------------------------------------ observers
-    @traitlets.observe("image")
-    def _on_image(self, change: dict[str, Any]) -> None:
-        if change["new"] is None:
-            return
-        start = time.perf_counter()
-        self.busy = True
-        try:
-            ex = self._explorer
-            self._x = ex.prepare(change["new"])
-            self._image_id += 1
-            self._acts.clear()
-            self._units.clear()
-            self._atlas_key = self._unit_key = None
-            predictions = [{"index": i, "label": label, "probability": p} for i, label, p in ex.predict(self._x, 5)]
-            self.picture = {"id": self._image_id, "name": self._image_name, "png": encode.png(ex.to_pixels(self._x)),
-                            "size": list(self._x.shape[1:]), "predictions": predictions}
-            self.error = ""
-            self._refresh(busy=False)
-        finally:
-            self.busy = False
-        self.timings.append({"kind": "image", "image": self._image_id, "ms": (time.perf_counter() - start) * 1e3})
-
-    @traitlets.observe("layer")
-    def _on_layer(self, change: dict[str, Any]) -> None:
-        info = self._explorer.layer(change["new"])
-        if self.channel >= info.channels:
-            self.set_trait("channel", info.channels - 1)
-        if isinstance(self.position, list):
-            height, width = info.spatial
-            y, x = self.position
-            if len(info.shape) == 1 or not (y < height and x < width):
-                self.set_trait("position", "max")
-        self._refresh()
-
-    @traitlets.observe("channel", "position", "rule")
-    def _on_selection(self, change: dict[str, Any]) -> None:
-        self._refresh()
-
-    # ------------------------------------------------------------------------------------------ commands
-    def _on_message(self, _widget: Any, content: Any, buffers: Sequence[Any]) -> None:
-        if not isinstance(content, dict):
-            return
-        kind = content.get("type")
-        try:
-            if kind == "upload":
-                if not buffers:
-                    raise ImageError(f"{content.get('name', 'upload')} arrived without its bytes — try again")
-                self.set_image(bytes(buffers[0]), name=str(content.get("name") or "upload"))
-            elif kind == "sample":
-                index = int(content.get("index", -1))
-                if not 0 <= index < len(self._gallery):
-                    raise ImageError(f"there is no sample photo {index}; the gallery has {len(self._gallery)}")
-                self.set_image(self._gallery[index][1], name=self._gallery[index][0])
-            elif kind == "frame":
-                self._on_frame(content, buffers)
-            elif kind == "save_unit":
-                card = self.unit_card()
-                self.send({"type": "unit_png", "name": self._unit_file_name(), "id": content.get("id")}, [card.png()])
-                return
-            else:
-                return
-            self.error = ""
-        except CNNVizError as exc:
-            self.error = str(exc)
-
-    def _on_frame(self, content: dict[str, Any], buffers: Sequence[Any]) -> None:
-        """A camera frame: shown as the new image; answered with ``frame_done`` whatever happens, as the front end
-        sends its next frame only then (``js/src/webcam.js``)."""
-        try:
-            if not buffers:
-                raise ImageError("a camera frame arrived without its pixels")
-            self.set_image(bytes(buffers[0]), name="camera")
-        finally:
-            self.send({"type": "frame_done", "seq": content.get("seq"), "camera": content.get("camera")})
-
-    # ------------------------------------------------------------------------------------------ computing
-    def _request(self) -> tuple:
-        position = tuple(self.position) if isinstance(self.position, list) else self.position
-        return (self._image_id, self.layer, self.channel, position, self.rule)
-
-    def _activations(self, layer: str) -> torch.Tensor:
-        if layer in self._acts:
-            self._acts.move_to_end(layer)
-        else:
-            self._acts[layer] = self._explorer.activations(self._x, [layer])[layer]
-            while len(self._acts) > _CACHE_LAYERS:
-                self._acts.popitem(last=False)
-        return self._acts[layer]
-
-    def _refresh(self, busy: bool = True) -> None:
-        """Bring ``atlas`` and ``unit`` up to date with the selection (only what is stale)."""
-        if not self._ready or self._x is None:
-            return
-        atlas_key = (self._image_id, self.layer)
-        request = self._request()
-        if self._atlas_key == atlas_key and self._unit_key == request:
-            return
-        if busy:
-            self.busy = True
-        try:
-            if self._atlas_key != atlas_key:
-                state, self._atlas_stats = self._atlas_state(self.layer)
-                self._atlas_key = atlas_key
-                self.atlas = state
-            if self._unit_key != request:
-                state = self._units.get(request) or self._unit_state(request)
-                self._units[request] = state
-                while len(self._units) > _CACHE_UNITS:
-                    self._units.popitem(last=False)
-                self._unit_key = request
-                with self.hold_sync():  # the answer and the end of "busy" in one message
-                    self.unit = state
-                    if busy:
-                        self.busy = False
-        except (CNNVizError, RuntimeError) as exc:
-            self.error = f"could not compute {self.layer} channel {self.channel}: {exc}"
-        finally:
-            if busy:
-                self.busy = False
-
-    def _atlas_state(self, layer: str) -> tuple[dict[str, Any], Any]:
-        """The ``atlas`` result for ``layer`` on the current image, and its per-channel statistics."""
-        atlas = encode.activation_atlas(self._activations(layer))
-        return {"image": self._image_id, "layer": layer, **atlas.to_state()}, atlas.stats
-
-    def _unit_geometry(self, layer: str, channel: int, position: Any) -> tuple[Any, Any, Any]:
-        """Where the unit of ``position`` (``"max"``, ``"map"`` or ``(y, x)``) sits on the current image:
-        ``(location, field, crop)`` — its map position (``None``: the whole map), its receptive field and the part
-        of the input its card shows (``None`` without a location or traced geometry)."""
-        ex = self._explorer
-        info = ex.layer(layer)
-        if len(info.shape) == 1 or position == "map":
-            location = None
-        elif position == "max":
-            fmap = self._activations(layer)[channel]
-            location = divmod(int(torch.argmax(fmap)), int(fmap.shape[-1]))
-        else:
-            location = tuple(position)
-        field = None
-        if location is not None and info.geometry is not None:
-            field = list(ex.receptive_field(layer, location))
-        crop = encode.crop_box(field, self._x.shape[1:]) if field is not None else None
-        return location, field, crop
-
-    def _unit_state(self, request: tuple, projection: torch.Tensor | None = None) -> dict[str, Any]:
-        """The ``unit`` result answering ``request``. ``projection``: the unit's projection when it is computed
-        already, cut to the card's crop (as ``Explorer.project_batch(..., boxes=[crop])`` returns it) — the HTML
-        export computes them in batches."""
-        start = time.perf_counter()
-        image_id, layer, channel, position, rule = request
-        ex = self._explorer
-        fmap = self._activations(layer)[channel]
-        location, field, crop = self._unit_geometry(layer, channel, position)
-        project_start = time.perf_counter()
-        box = None
-        if projection is None:
-            projection = ex.project(self._x, layer, channel, position=location, rule=rule)
-            box = crop
-        project_ms = (time.perf_counter() - project_start) * 1e3
-        row = self._atlas_stats[channel] if self._atlas_key == (image_id, layer) else None
-        if row is None:
-            row = encode.channel_stats(fmap[None])[0]
-        state = {
-            "request": {"image": image_id, "layer": layer, "channel": channel,
-                        "position": list(position) if isinstance(position, tuple) else position, "rule": rule},
-            "location": list(location) if location is not None else None,
-            "field": field,
-            "crop": crop,
-            "input_size": list(self._x.shape[1:]),
-            "map": encode.activation_map(fmap),
-            "projection": encode.raw(encode.projection_pixels(projection, self._channel_order, box=box)),
-            "stats": {"min": float(row[0]), "max": float(row[1]), "mean": float(row[2]),
-                      "fraction_active": float(row[3]),
-                      "value": float(fmap[location]) if location is not None else None},
-        }
-        self.timings.append({"kind": "unit", "layer": layer, "channel": channel, "position": state["location"],
-                             "rule": rule, "project_ms": project_ms, "ms": (time.perf_counter() - start) * 1e3})
-        return state

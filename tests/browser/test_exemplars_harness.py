@@ -13,7 +13,8 @@ import torch
 from harness_bridge import TINY_LABELS, canvas_rgb, tiny_model, to_js
 from PIL import Image
 
-from cnnviz_widget import CNNViz, ImagePreprocess, exemplar_panels
+from cnnviz_widget import CNNViz, ImagePreprocess
+from cnnviz_widget.state import exemplars as exemplar_states
 
 TOP9 = "[data-view='0'] [data-testid=top9]"
 CLASSES = ["<b>bold</b> cat", "dog</script><img src=x onerror=alert(1)>"]
@@ -174,7 +175,7 @@ def test_fewer_than_nine_images_and_a_dead_unit(harness, widget, page):
 
 # ------------------------------------------------------------------------------------------------- layer atlas
 def test_layer_atlas_pages_and_opens_a_units_card(harness, widget, page, monkeypatch):
-    monkeypatch.setattr(exemplar_panels, "LAYER_ATLAS_PAGE", 4)  # the 6 units of layer 3 on two pages
+    monkeypatch.setattr(exemplar_states, "LAYER_ATLAS_PAGE", 4)  # the 6 units of layer 3 on two pages
     mined(widget)
     widget.layer = "3"
     widget.wait_exemplars()

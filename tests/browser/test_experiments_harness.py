@@ -397,7 +397,7 @@ def test_a_saved_page_shows_the_experiments_without_a_kernel(browser, tiny, tmp_
         wait_state(page, "[data-testid=synthesis]")  # the selected unit's own synthesis
         for button in ("occlusion-run", "invariance-run", "synthesis-run"):
             assert page.locator(f"[data-testid={button}]").is_hidden(), button
-        synthesised = {c: tiny._syntheses[(id(tiny.explorer), "0", c)]["image"] for c in (0, 2)}
+        synthesised = {c: tiny.panels.experiments.syntheses_of(tiny.explorer)[("0", c)]["image"] for c in (0, 2)}
         for channel in (0, 2, 1):  # every unit synthesised before saving shows its image; the others none
             page.click(f"[data-testid=unit-tile][data-channel='{channel}']")
             page.wait_for_function("u => document.querySelector('[data-testid=synthesis]').dataset.unit === u",

@@ -158,14 +158,14 @@ def test_dead_units_and_unmined_layers_say_so(mined):
 def test_answers_for_a_selection_that_moved_on_are_dropped(mined, monkeypatch):
     seen = []
     mined.observe(lambda change: seen.append(change["new"]["request"]), names="top9")
-    compute = mined._unit_tiles
+    compute = mined.panels.exemplars.tiles.get
 
-    def moving(result, layer, channels, rule):
+    def moving(result, layer, channels, rule, channel_order):
         if mined.channel == 1:  # the user clicks unit 2 while unit 1's exemplars are being computed
             mined.channel = 2
-        return compute(result, layer, channels, rule)
+        return compute(result, layer, channels, rule, channel_order)
 
-    monkeypatch.setattr(mined, "_unit_tiles", moving)
+    monkeypatch.setattr(mined.panels.exemplars.tiles, "get", moving)
     mined.channel = 1
     mined.wait_exemplars()
     assert seen == [{"layer": "0", "channel": 2, "rule": "deconvnet"}]  # the answer for unit 1 never went out
@@ -324,7 +324,7 @@ def test_a_mined_result_and_an_unfinished_cache_open_too(w, folder, tmp_path):
 
 
 def test_an_unfinished_cache_is_followed_until_the_cli_finishes_it(w, folder, tmp_path, monkeypatch):
-    from cnnviz_widget import exemplar_panels
+    from cnnviz_widget.panels import exemplars as exemplar_panels
 
     monkeypatch.setattr(exemplar_panels, "FOLLOW_EVERY", 0.05)
     cache = tmp_path / "cache"

@@ -402,7 +402,7 @@ def test_closing_the_widget_stops_a_run(w):
 
 
 def test_the_protocol_is_documented_and_commands_are_checked(w):
-    from cnnviz_widget import experiment_panels
+    from cnnviz_widget.panels import experiments as experiment_panels
 
     for name in ("occlusion_result", "invariance_result", "evolution_result", "synthesis_result", "jobs",
                  "checkpoint"):

@@ -20,6 +20,7 @@ from harness_bridge import TINY_LABELS, tiny_images, tiny_model
 from cnnviz_widget import CNNViz, ImagePreprocess, LayerError, encode, export
 from cnnviz_widget.cli import main as cli_main
 from cnnviz_widget.errors import CNNVizError
+from cnnviz_widget.state.keys import answer_key
 
 PREPROCESS = ImagePreprocess(size=16, resize=None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
@@ -76,7 +77,7 @@ def test_every_saved_card_is_the_card_the_widget_computes(widget, tmp_path):
             for rule in ("deconvnet", "guided"):
                 for position in ("max", "map"):
                     widget.channel, widget.rule, widget.position = channel, rule, position
-                    saved = resolve(doc, doc["answers"]["unit"][export.unit_key(name, channel, position, rule)])
+                    saved = resolve(doc, doc["answers"]["unit"][answer_key("unit", {"layer": name, "channel": channel, "position": position, "rule": rule})])
                     assert comparable(saved) == comparable(widget.unit), (name, channel, rule, position)
 
 
@@ -89,7 +90,7 @@ def test_silent_units_are_saved_without_computing_their_projection(widget, monke
         return original(xs, units, **kwargs)
 
     monkeypatch.setattr(widget.explorer, "project_batch", counting)
-    acts = widget._activations("1")
+    acts = widget.session.activations("1")
     silent = [c for c in range(4) if float(acts[c].max()) == 0]
     assert 1 in silent
     states = export._unit_states(widget, "1", list(range(4)), "max", "deconvnet")

@@ -1,0 +1,123 @@
+"""The session behind a widget: the model and the image it shows, shared by its panels.
+
+A :class:`Session` holds the engine object (:class:`~cnnviz_widget.engine.explorer.Explorer`, swapped when a
+feature-evolution checkpoint is opened), the current image as the model sees it, the activations computed for it,
+and where a unit sits on it. It has no traits and makes no pixels: panels read it and build their states with
+:mod:`cnnviz_widget.state`; the HTML export reads the same public attributes.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+
+from . import encode
+from .engine import Explorer
+from .errors import CNNVizError
+
+__all__ = ["Session", "UnitGeometry"]
+
+#: Layers whose activations are kept per image (each is one layer's output).
+CACHE_LAYERS = 8
+#: Recent kernel-side compute times kept (``Session.timings``).
+TIMINGS = 500
+
+
+@dataclass(frozen=True)
+class UnitGeometry:
+    """Where a unit sits on the current image.
+
+    Attributes:
+        location: its position on the layer's map (``None``: the whole map, or a layer without a map).
+        field: its receptive field ``[top, left, bottom, right]`` on the input (half-open, unclipped), or ``None``.
+        crop: the part of the input its card shows (the field widened to at least 24 px, clipped), or ``None``.
+    """
+
+    location: tuple[int, int] | None
+    field: list[int] | None
+    crop: list[int] | None
+
+
+class Session:
+    """The model explorer, the current image and what is cached for it (see the module docstring).
+
+    Attributes:
+        explorer: the engine object in use.
+        original: the widget's own model (``explorer`` differs from it while a checkpoint is open).
+        x: the current image as the model's input ``Tensor[C, H, W]`` (``None`` before the first image).
+        image: the current image (RGB PIL).
+        image_id: grows with every new image (the stamp of results computed for it).
+        image_name: the image's name as the widget shows it.
+        lock: held by panels while they swap shared results (the exemplars, the model).
+        timings: recent kernel-side compute times, newest last (``{"kind": "unit" | "image", "ms": ...}``).
+    """
+
+    def __init__(self, explorer: Explorer) -> None:
+        self.explorer = explorer
+        self.original = explorer
+        self.x: torch.Tensor | None = None
+        self.image: Image.Image | None = None
+        self.image_id = 0
+        self.image_name = "image"
+        self.lock = threading.RLock()
+        self.timings: collections.deque[dict[str, Any]] = collections.deque(maxlen=TIMINGS)
+        self._acts: collections.OrderedDict[str, torch.Tensor] = collections.OrderedDict()
+
+    @property
+    def channel_order(self) -> str:
+        """The model's channel order (``"RGB"``, ``"BGR"`` or ``"L"``), for drawing its inputs."""
+        return getattr(self.explorer.spec.preprocess, "channel_order", "RGB")
+
+    def set_model(self, explorer: Explorer) -> None:
+        """Use ``explorer`` from now on (the caller shows the image afresh: every cached activation is stale)."""
+        self.explorer = explorer
+        self._acts.clear()
+
+    def set_image(self, image: Image.Image, name: str) -> torch.Tensor:
+        """Make ``image`` the current one; returns it as the model's input. Its ``image_id`` is new."""
+        self.x = self.explorer.prepare(image)
+        self.image = image
+        self.image_name = name
+        self.image_id += 1
+        self._acts.clear()
+        return self.x
+
+    def require_input(self) -> torch.Tensor:
+        """The current input; raises when there is no image yet."""
+        if self.x is None:
+            raise CNNVizError("the widget has no image yet — set w.image first")
+        return self.x
+
+    def activations(self, layer: str) -> torch.Tensor:
+        """``layer``'s output for the current image, ``Tensor[C, h, w]`` (or ``[C]``), kept for the last layers."""
+        if layer in self._acts:
+            self._acts.move_to_end(layer)
+        else:
+            self._acts[layer] = self.explorer.activations(self.require_input(), [layer])[layer]
+            while len(self._acts) > CACHE_LAYERS:
+                self._acts.popitem(last=False)
+        return self._acts[layer]
+
+    def unit_geometry(self, layer: str, channel: int, position: Any) -> UnitGeometry:
+        """Where the unit of ``position`` (``"max"``, ``"map"`` or ``(y, x)``) sits on the current image."""
+        ex = self.explorer
+        info = ex.layer(layer)
+        location: tuple[int, int] | None
+        if len(info.shape) == 1 or position == "map":
+            location = None
+        elif position == "max":
+            fmap = self.activations(layer)[channel]
+            location = divmod(int(torch.argmax(fmap)), int(fmap.shape[-1]))
+        else:
+            location = (int(position[0]), int(position[1]))
+        field = None
+        if location is not None and info.geometry is not None:
+            field = list(ex.receptive_field(layer, location))
+        x = self.require_input()
+        crop = encode.crop_box(field, x.shape[1:]) if field is not None else None
+        return UnitGeometry(location, field, crop)

@@ -1,0 +1,115 @@
+"""States of the unit panels — the header, the picture, the activation grid, the unit card, the filters, the gallery.
+
+Each function builds one trait's value from explicit inputs (engine objects and tensors); the live widget
+(:mod:`cnnviz_widget.panels.units`) and the HTML export (:mod:`cnnviz_widget.export`) both call them. The traits'
+formats are documented in :mod:`cnnviz_widget.widget`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .. import encode
+from ..engine import Explorer
+from ..session import UnitGeometry
+
+__all__ = ["UnitRequestKey", "atlas_state", "filters_state", "gallery_state", "layers_state", "model_info_state",
+           "picture_state", "unit_request", "unit_state"]
+
+
+@dataclass(frozen=True)
+class UnitRequestKey:
+    """What a unit card answers (its stamp): the image, the layer, the channel, the position, the rule."""
+
+    image: int
+    layer: str
+    channel: int
+    position: str | tuple[int, int]
+    rule: str
+
+    def to_state(self) -> dict[str, Any]:
+        position = list(self.position) if isinstance(self.position, tuple) else self.position
+        return {"image": self.image, "layer": self.layer, "channel": self.channel, "position": position,
+                "rule": self.rule}
+
+
+def unit_request(image: int, layer: str, channel: int, position: Any, rule: str) -> UnitRequestKey:
+    """The stamp of a selection (``position``: ``"max"``, ``"map"`` or ``[y, x]``)."""
+    where = (int(position[0]), int(position[1])) if isinstance(position, (list, tuple)) else str(position)
+    return UnitRequestKey(int(image), str(layer), int(channel), where, str(rule))
+
+
+def model_info_state(explorer: Explorer) -> dict[str, Any]:
+    """``model_info``: the header's model name and facts."""
+    spec = explorer.spec
+    return {"name": spec.name, "source": spec.source, "pretrained": spec.pretrained,
+            "input_shape": list(spec.input_shape), "classes": len(spec.labels) if spec.labels else None,
+            "first_conv": explorer.first_conv.name}
+
+
+def layers_state(explorer: Explorer) -> list[dict[str, Any]]:
+    """``layers``: every layer worth showing, in forward order."""
+    return [{"name": i.name, "kind": i.kind, "label": i.label, "shape": list(i.shape)} for i in explorer.layers]
+
+
+def filters_state(explorer: Explorer, channel_order: str) -> dict[str, Any]:
+    """``filters``: the first convolution's weights as a sheet of tiny images."""
+    return {"layer": explorer.first_conv.name, **encode.filter_sheet(explorer.filters(), channel_order).to_state()}
+
+
+def gallery_state(gallery: Sequence[tuple[str, Image.Image]]) -> dict[str, Any]:
+    """``gallery``: thumbnails of the photos offered, with their names."""
+    sheet, cols = encode.thumbnail_sheet([image for _, image in gallery])
+    return {"names": [name for name, _ in gallery], "png": sheet, "tile": 64, "cols": cols}
+
+
+def picture_state(image_id: int, name: str, explorer: Explorer, x: torch.Tensor, k: int = 5) -> dict[str, Any]:
+    """``picture``: the image as the model sees it (``x``), with the model's top-``k`` predictions."""
+    predictions = [{"index": i, "label": label, "probability": p} for i, label, p in explorer.predict(x, k)]
+    return {"id": image_id, "name": name, "png": encode.png(explorer.to_pixels(x)), "size": list(x.shape[1:]),
+            "predictions": predictions}
+
+
+def atlas_state(image_id: int, layer: str, activations: torch.Tensor) -> tuple[dict[str, Any], np.ndarray]:
+    """``atlas``: every channel of ``layer`` for image ``image_id``; also its per-channel statistics (rows of
+    :data:`~cnnviz_widget.encode.STATS_COLUMNS`), which the unit card reuses."""
+    atlas = encode.activation_atlas(activations)
+    return {"image": image_id, "layer": layer, **atlas.to_state()}, atlas.stats
+
+
+def unit_state(request: UnitRequestKey, feature_map: torch.Tensor, geometry: UnitGeometry,
+               projection: torch.Tensor, channel_order: str, input_size: Sequence[int],
+               stats_row: np.ndarray | None = None, projection_cropped: bool = False) -> dict[str, Any]:
+    """``unit``: the unit card answering ``request``.
+
+    Args:
+        request: the stamp.
+        feature_map: the unit's channel on the image (``Tensor[h, w]``, or a scalar for a linear layer).
+        geometry: where the unit sits (:meth:`~cnnviz_widget.session.Session.unit_geometry`).
+        projection: its projection, ``Tensor[C, H, W]`` of the whole input — or of ``geometry.crop`` only when
+            ``projection_cropped`` (as ``Explorer.project_batch(..., boxes=[crop])`` returns it).
+        channel_order: the model's channel order, for drawing.
+        input_size: ``[H, W]`` of the model's input.
+        stats_row: the channel's ``min, max, mean, fraction_active`` when known (from the atlas), else computed.
+    """
+    location = geometry.location
+    row = stats_row if stats_row is not None else encode.channel_stats(feature_map[None])[0]
+    box = None if projection_cropped else geometry.crop
+    return {
+        "request": request.to_state(),
+        "location": list(location) if location is not None else None,
+        "field": geometry.field,
+        "crop": geometry.crop,
+        "input_size": list(input_size),
+        "map": encode.activation_map(feature_map),
+        "projection": encode.raw(encode.projection_pixels(projection, channel_order, box=box)),
+        "stats": {"min": float(row[0]), "max": float(row[1]), "mean": float(row[2]),
+                  "fraction_active": float(row[3]),
+                  "value": float(feature_map[location]) if location is not None else None},
+    }

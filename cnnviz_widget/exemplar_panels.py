@@ -1,8 +1,8 @@
 """Dataset exemplars in the widget (Zeiler & Fergus's Figure 2): the unit card's top-9 panel, the layer atlas, mining.
 
 :class:`ExemplarPanels` is part of :class:`~cnnviz_widget.CNNViz` (a mixin: its traits, verbs and commands are the
-widget's). Its share of the protocol with the front end (``js/src/top9.js``, ``js/src/layer-atlas.js``,
-``js/src/mining.js``):
+widget's). Its share of the protocol with the front end (``js/src/panels/top9.js``, ``js/src/panels/layer-atlas.js``,
+``js/src/panels/mining-status.js``):
 
 * **Selection** — synced both ways: ``layer_atlas_open`` (bool; the layer atlas is computed only while open) and
   ``layer_atlas_page`` (int; back to 0 on a new layer), with the widget's ``layer``, ``channel``, ``rule`` and

@@ -5,8 +5,8 @@ during training (Fig. 4) and activation maximisation (the Deep Visualization Too
 experiment is a verb — :meth:`~ExperimentPanels.occlusion`, :meth:`~ExperimentPanels.invariance`,
 :meth:`~ExperimentPanels.evolution`, :meth:`~ExperimentPanels.synthesize` — that runs its engine function in the
 widget's experiment thread and returns the engine's result (or, with ``wait=False``, an :class:`ExperimentJob` at
-once), and a panel in the front end with a run button, a progress bar and a cancel button (``js/src/occlusion.js``,
-``js/src/invariance.js``, ``js/src/evolution.js``; ``js/src/synthesis.js`` inside the unit card).
+once), and a panel in the front end with a run button, a progress bar and a cancel button (in ``js/src/panels/``:
+``occlusion.js``, ``invariance.js``, ``evolution.js``; ``synthesis.js`` inside the unit card).
 
 Its share of the protocol with the front end:
 

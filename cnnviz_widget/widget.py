@@ -31,9 +31,9 @@ The protocol with the front end (``js/src/``), in one place:
   as one buffer, and ``{"type": "sample", "index": int}``. Both answer by changing the results above.
   ``{"type": "frame", "seq": int, "camera": str, "taken": ms}`` with a camera frame (JPEG) as one buffer: the new
   image, then the message ``{"type": "frame_done", "seq", "camera"}`` back (that camera sends its next frame only
-  then; ``js/src/frame-gate.js``). ``{"type": "save_unit", "id"}``: the message ``{"type": "unit_png", "name", "id"}``
-  back with the unit card (:meth:`CNNViz.unit_card`) as one PNG buffer. The HTML export (:mod:`.export`) answers
-  none of these: it has no kernel.
+  then; ``js/src/lib/frame-gate.js``). ``{"type": "save_unit", "id"}``: the message
+  ``{"type": "unit_png", "name", "id"}`` back with the unit card (:meth:`CNNViz.unit_card`) as one PNG buffer. The
+  HTML export (:mod:`.export`) answers none of these: it has no kernel.
 """
 
 from __future__ import annotations
@@ -469,7 +469,7 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
 
     def _on_frame(self, content: dict[str, Any], buffers: Sequence[Any]) -> None:
         """A camera frame: shown as the new image; answered with ``frame_done`` whatever happens, as the front end
-        sends its next frame only then (``js/src/webcam.js``)."""
+        sends its next frame only then (``js/src/panels/webcam.js``)."""
         try:
             if not buffers:
                 raise ImageError("a camera frame arrived without its pixels")

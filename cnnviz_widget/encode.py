@@ -7,7 +7,7 @@ never as JSON lists of numbers.
 How values become pixels (the choices, stated once):
 
 * **Activations** are sent as *codes*, one ``uint8`` per value, which the front end colours with a look-up table
-  (the same tables as :data:`COLORMAPS`, see ``js/src/colormap.js``). A layer with no negative value is
+  (the same tables as :data:`COLORMAPS`, see ``js/src/lib/colormap.js``). A layer with no negative value is
   *unsigned*: ``code = round(255 · x / scale)``, black is zero. A layer with negative values (a convolution before
   its ReLU) is *signed*: ``code = 128 + round(127 · x / scale)``, mid-gray is zero, as in the paper's gray grids.
   In an atlas ``scale`` is the largest ``|x|`` of the whole layer (``normalize="layer"``), so tiles compare: a
@@ -43,7 +43,7 @@ __all__ = [
     "projection_pixels", "raw", "sheet_tiles", "shrunk", "thumbnail_sheet", "to_pil", "unit_card", "value_map",
 ]
 
-#: Colour maps as ``(code, (r, g, b))`` stops, interpolated linearly between stops. ``js/src/colormap.js`` holds
+#: Colour maps as ``(code, (r, g, b))`` stops, interpolated linearly between stops. ``js/src/lib/colormap.js`` holds
 #: the same table; a test checks both give identical look-up tables.
 COLORMAPS: dict[str, tuple[tuple[int, tuple[int, int, int]], ...]] = {
     "gray": ((0, (0, 0, 0)), (255, (255, 255, 255))),
@@ -171,7 +171,7 @@ def atlas_downscale(count: int, height: int, width: int, max_tile: int = ATLAS_T
 
 
 def grid_columns(count: int) -> int:
-    """Columns of a near-square grid of ``count`` tiles (``js/src/layout.js`` uses the same layout)."""
+    """Columns of a near-square grid of ``count`` tiles (``js/src/lib/layout.js`` uses the same layout)."""
     return max(1, math.ceil(math.sqrt(count)))
 
 
@@ -536,7 +536,7 @@ def unit_card(
 
 # ------------------------------------------------------------------------------------------ the paper's experiments
 #: A most-probable-class map (occlusion, Fig. 7 c) gives the commonest classes a colour each; the rest share one.
-#: ``js/src/scales.js`` holds the palette.
+#: ``js/src/lib/scales.js`` holds the palette.
 CLASS_COLOURS = 10
 #: The images of an invariance sweep (Fig. 5) are sent at most this many pixels a side.
 INVARIANCE_TILE = 128

@@ -8,15 +8,20 @@ request wins). Queued jobs run lowest ``priority`` first, oldest first among equ
 
 from __future__ import annotations
 
+import atexit
 import threading
-from collections.abc import Callable
+import time
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["IDLE_S", "Job", "JobRunner", "Refresh"]
+__all__ = ["IDLE_S", "Job", "JobRunner", "Refresh", "stop_at_exit"]
 
 #: A runner's thread ends after this many seconds without work (it starts again when needed).
 IDLE_S = 30.0
+#: At interpreter exit, how long the background work of all widgets together may take to finish its current step.
+EXIT_WAIT_S = 10.0
 
 
 class Job(Protocol):
@@ -128,3 +133,32 @@ class JobRunner:
                 with self._cond:
                     self._running = None
                     self._cond.notify_all()
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+#: Groups of background workers alive in this process (a widget's panels): stopped and waited for at exit.
+_LIVE: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def stop_at_exit(workers: Iterable[_Stoppable]) -> None:
+    """Stop ``workers`` when Python exits and wait (:data:`EXIT_WAIT_S` at most) for their current step: a daemon
+    thread killed inside a torch call aborts the process ("terminate called without an active exception") instead
+    of exiting cleanly. ``workers`` is held weakly."""
+    _LIVE.add(workers)
+
+
+@atexit.register
+def _quiesce() -> None:
+    groups = list(_LIVE)
+    for workers in groups:
+        for worker in workers:
+            worker.stop()
+    deadline = time.monotonic() + EXIT_WAIT_S
+    for workers in groups:
+        for worker in workers:
+            worker.wait(max(0.0, deadline - time.monotonic()))

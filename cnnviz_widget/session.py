@@ -17,11 +17,13 @@ import torch
 from PIL import Image
 
 from . import encode
-from .engine import Explorer
-from .errors import CNNVizError
+from .engine import DEFAULT_MODEL, Explorer, ModelSpec, load_model
+from .errors import CNNVizError, LayerError, unknown_name
 
-__all__ = ["Session", "UnitGeometry"]
+__all__ = ["POSITIONS", "Session", "UnitGeometry", "check_channel", "check_layer", "check_position"]
 
+#: A unit's position besides ``[y, x]``: its channel's strongest location, or its whole map.
+POSITIONS = ("max", "map")
 #: Layers whose activations are kept per image (each is one layer's output).
 CACHE_LAYERS = 8
 #: Recent kernel-side compute times kept (``Session.timings``).
@@ -67,6 +69,16 @@ class Session:
         self.lock = threading.RLock()
         self.timings: collections.deque[dict[str, Any]] = collections.deque(maxlen=TIMINGS)
         self._acts: collections.OrderedDict[str, torch.Tensor] = collections.OrderedDict()
+
+    @classmethod
+    def open(cls, model: Any = None, *, preprocess: Any = None, labels: Any = None) -> Session:
+        """A session on ``model``: a name (default: the offline default model), an ``nn.Module``, a ``ModelSpec`` or
+        an ``Explorer`` (``preprocess`` and ``labels`` as in :func:`~cnnviz_widget.load_model`)."""
+        if isinstance(model, Explorer):
+            return cls(model)
+        spec = model if isinstance(model, ModelSpec) else load_model(
+            DEFAULT_MODEL if model is None else model, preprocess=preprocess, labels=labels)
+        return cls(Explorer(spec, preprocess=preprocess, labels=labels))
 
     @property
     def channel_order(self) -> str:
@@ -121,3 +133,35 @@ class Session:
         x = self.require_input()
         crop = encode.crop_box(field, x.shape[1:]) if field is not None else None
         return UnitGeometry(location, field, crop)
+
+
+def check_layer(explorer: Explorer, name: str) -> str:
+    """``name`` if it is a layer of ``explorer``; else a ``LayerError`` listing the closest names."""
+    if name not in explorer.layer_names:
+        raise LayerError(unknown_name("layer", name, explorer.layer_names, listed_by="w.explorer.layer_names"))
+    return name
+
+
+def check_channel(explorer: Explorer, layer: str, channel: int) -> int:
+    """``channel`` if ``layer`` has it; else a ``LayerError`` naming the layer's channels."""
+    channels = explorer.layer(layer).channels
+    if not 0 <= channel < channels:
+        raise LayerError(f"channel {channel} is outside layer {layer!r}, which has channels 0–{channels - 1}")
+    return channel
+
+
+def check_position(explorer: Explorer, layer: str, value: Any) -> str | list[int]:
+    """A unit's position on ``layer``: ``"max"``, ``"map"`` or ``[y, x]`` inside its map; else a ``LayerError``."""
+    if isinstance(value, str):
+        if value not in POSITIONS:
+            raise LayerError(f"position must be 'max', 'map' or [y, x], not {value!r}")
+        return value
+    try:
+        y, x = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise LayerError(f"position must be 'max', 'map' or [y, x], not {value!r}") from None
+    info = explorer.layer(layer)
+    height, width = info.spatial
+    if len(info.shape) == 1 or not (0 <= y < height and 0 <= x < width):
+        raise LayerError(f"position {[y, x]} is outside layer {info.name!r}, whose map is {height}×{width}")
+    return [y, x]

@@ -1,48 +1,28 @@
 """``CNNViz``: the Jupyter widget — its traits (the protocol with the front end), validators, verbs, and the wiring of
 its panels. The engine computes, :mod:`.state` builds what the panels show, :mod:`.encode` draws.
 
-The protocol with the front end (``js/src/``), in one place:
+The protocol with the front end (``js/src/``):
 
 * **Selection** — synced both ways, set by Python or by a click: ``layer`` (str), ``channel`` (int),
   ``position`` (``"max"`` = the channel's strongest location, ``"map"`` = its whole feature map, or ``[y, x]``),
-  ``rule`` (``"deconvnet"`` / ``"guided"`` / ``"gradient"``), ``sort_by`` (``"channel"`` / ``"strength"``).
-* **Results** — written by Python only, each by one panel (:mod:`.panels`); every panel renders from these alone (so
-  a static page holding them renders without a kernel). Each is a dict that may carry ``bytes`` (sent as binary
-  buffers):
-
-  - ``model_info``: ``{name, source, pretrained, input_shape, classes, first_conv}``.
-  - ``layers``: ``[{name, kind, label, shape}, ...]`` in forward order.
-  - ``picture``: ``{id, name, png, size: [H, W], predictions: [{index, label, probability}, ...]}`` — the image
-    as the model sees it; ``id`` increases with every new image.
-  - ``atlas``: ``{image, layer, png, count, tile: [h, w], cols, signed, downscale, stats, stats_columns}`` —
-    every channel of ``layer`` for picture ``image`` (see :class:`.encode.Atlas`).
-  - ``unit``: ``{request: {image, layer, channel, position, rule}, location, field, crop, map, projection,
-    stats, input_size}`` — the selected unit (``projection`` shows the ``crop`` box of the input, or all of
-    it), *stamped* with the request it answers: the front end paints it only when the stamp equals the current
-    selection, so stale answers to rapid clicks are dropped.
-  - ``filters``: the first convolution's weights (:class:`.encode.FilterSheet`) plus ``layer``.
-  - ``gallery``: ``{names, png, tile, cols}`` — thumbnails of the sample photos.
-    (These seven: :mod:`.panels.units`.)
-  - ``top9``, ``layer_atlas``, ``mining``: the dataset exemplars (the paper's Figure 2) — :mod:`.panels.exemplars`,
-    which also answers the commands ``exemplar`` and ``mining``.
-  - ``occlusion_result``, ``invariance_result``, ``evolution_result``, ``synthesis_result``, ``jobs``: the paper's
-    experiments (Figs. 7, 5, 4 and activation maximisation) and their runs — :mod:`.panels.experiments`, which also
-    answers the command ``experiment``; ``checkpoint`` — :mod:`.panels.checkpoints` (command ``checkpoint``).
-  - ``busy`` (bool) while the kernel computes; ``error`` (str, ``""`` = none) for the banner (any panel).
-* **Commands** — custom messages from the front end, each answered by one panel: ``{"type": "upload", "name": str}``
-  with the file's bytes as one buffer, and ``{"type": "sample", "index": int}``. Both answer by changing the results
-  above. ``{"type": "frame", "seq": int, "camera": str, "taken": ms}`` with a camera frame (JPEG) as one buffer: the
-  new image, then the message ``{"type": "frame_done", "seq", "camera"}`` back (that camera sends its next frame
-  only then; ``js/src/lib/frame-gate.js``). ``{"type": "save_unit", "id"}``: the message ``{"type": "unit_png",
-  "name", "id"}`` back with the unit card (:meth:`CNNViz.unit_card`) as one PNG buffer. The HTML export
-  (:mod:`.export`) answers none of these: it has no kernel.
+  ``rule`` (``"deconvnet"`` / ``"guided"`` / ``"gradient"``), ``sort_by`` (``"channel"`` / ``"strength"``),
+  ``layer_atlas_open`` and ``layer_atlas_page``.
+* **Results** — written by Python only, each by one panel, which documents their formats: ``model_info``,
+  ``layers``, ``picture``, ``atlas``, ``unit``, ``filters``, ``gallery`` (:mod:`.panels.units`); ``top9``,
+  ``layer_atlas``, ``mining`` (:mod:`.panels.exemplars`); ``occlusion_result``, ``invariance_result``,
+  ``evolution_result``, ``synthesis_result``, ``jobs`` (:mod:`.panels.experiments`); ``checkpoint``
+  (:mod:`.panels.checkpoints`). ``busy`` (bool) while the kernel computes and ``error`` (str, ``""`` = none) for
+  the banner are any panel's. Every panel renders from these alone, so a static page holding them renders without
+  a kernel (:mod:`.export`). Values may carry ``bytes`` (sent as binary buffers). Results that answer a selection
+  are *stamped* with it (``request``): the front end paints one only when its stamp matches the current
+  selection, so stale answers to rapid clicks are dropped.
+* **Commands** — custom messages from the front end, each answered by the one panel that declares its ``type``
+  (``upload``, ``sample``, ``frame``, ``save_unit``: :mod:`.panels.units`; ``exemplar``, ``mining``; ``experiment``;
+  ``checkpoint``). The HTML export answers none: it has no kernel.
 """
 
 from __future__ import annotations
 
-import atexit
-import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,16 +34,17 @@ from PIL import Image
 from torch import nn
 
 from . import encode
-from .engine import DEFAULT_MODEL, RULES, Exemplars, Explorer, Miner, ModelSpec, load_image, load_model
+from .engine import RULES, Exemplars, Explorer, Miner, ModelSpec, load_image
 from .engine.experiments.evolution import FeatureEvolution
 from .engine.experiments.invariance import InvarianceCurves
 from .engine.experiments.occlusion import OcclusionMaps
 from .engine.experiments.synthesis import AscentParams, SynthesisResult
-from .errors import CNNVizError, ImageError, LayerError, unknown_name
+from .errors import CNNVizError, ImageError
+from .jobs import stop_at_exit
 from .panels import CheckpointsPanel, ExemplarsPanel, ExperimentsPanel, Panels, UnitsPanel
 from .panels.experiments import ExperimentJob
 from .panels.units import default_name
-from .session import Session
+from .session import Session, check_channel, check_layer, check_position
 
 __all__ = ["CNNViz"]
 
@@ -72,7 +53,6 @@ _NOT_BUILT = """export default { render({ el }) {
   el.textContent = "cnnviz-widget: the front end is not built. Run `make js` (or `make setup`) in the repository.";
 } };"""
 
-POSITIONS = ("max", "map")
 SORTS = ("channel", "strength")
 _KEYWORDS = ("model", "image", "layer", "channel", "position", "rule", "sort_by", "preprocess", "labels", "gallery",
              "exemplars")
@@ -92,26 +72,6 @@ class _Position(traitlets.TraitType):
 
     def validate(self, obj: Any, value: Any) -> Any:
         return "map" if value is None else value
-
-
-#: Widgets alive in this process: at exit their background work is stopped and waited for (see _quiesce).
-_LIVE: weakref.WeakSet[Any] = weakref.WeakSet()
-_EXIT_WAIT_S = 10.0
-
-
-@atexit.register
-def _quiesce() -> None:
-    """At interpreter exit, cancel what the widgets run in the background (mining, experiments) and let each
-    thread finish its current step: a daemon thread killed inside a torch call aborts the process ("terminate
-    called without an active exception") instead of exiting cleanly."""
-    widgets = list(_LIVE)
-    for w in widgets:
-        for panel in w.panels:
-            panel.stop()
-    deadline = time.monotonic() + _EXIT_WAIT_S
-    for w in widgets:
-        for panel in w.panels:
-            panel.wait(max(0.0, deadline - time.monotonic()))
 
 
 class CNNViz(anywidget.AnyWidget):
@@ -209,14 +169,14 @@ class CNNViz(anywidget.AnyWidget):
                 f"{', '.join(repr(k) for k in unknown)}; valid keywords: {', '.join(_KEYWORDS)}"
             )
         self._incoming_name: str | None = None
-        self.session = Session(self._make_explorer(model, preprocess, labels))
+        self.session = Session.open(model, preprocess=preprocess, labels=labels)
         super().__init__()
-        _LIVE.add(self)
         units = UnitsPanel(self.session, self, gallery)
         exemplar_panel = ExemplarsPanel(self.session, self)
         experiments = ExperimentsPanel(self.session, self)
         self.panels = Panels(units, exemplar_panel, experiments,
                              CheckpointsPanel(self.session, self, units, exemplar_panel, experiments))
+        stop_at_exit(self.panels)
         self._commands = {command: panel for panel in self.panels for command in panel.commands}
         observed = list(dict.fromkeys(name for panel in self.panels for name in panel.observes))
         self._observers = {name: [p for p in self.panels if name in p.observes] for name in observed}
@@ -513,14 +473,6 @@ class CNNViz(anywidget.AnyWidget):
         super().close()
 
     # ------------------------------------------------------------------------------------------ wiring
-    @staticmethod
-    def _make_explorer(model: Any, preprocess: Any, labels: Any) -> Explorer:
-        if isinstance(model, Explorer):
-            return model
-        spec = model if isinstance(model, ModelSpec) else load_model(
-            DEFAULT_MODEL if model is None else model, preprocess=preprocess, labels=labels)
-        return Explorer(spec, preprocess=preprocess, labels=labels)
-
     def _changed(self, change: dict[str, Any]) -> None:
         """Tell the panels that observe a trait of its change, in the wiring order (:class:`Panels`)."""
         for panel in self._observers[change["name"]]:
@@ -538,33 +490,12 @@ class CNNViz(anywidget.AnyWidget):
     # ------------------------------------------------------------------------------------------ validators
     @traitlets.validate("layer")
     def _validate_layer(self, proposal: dict[str, Any]) -> str:
-        name = proposal["value"]
-        names = self.session.explorer.layer_names
-        if name not in names:
-            raise LayerError(unknown_name("layer", name, names, listed_by="w.explorer.layer_names"))
-        return name
+        return check_layer(self.session.explorer, proposal["value"])
 
     @traitlets.validate("channel")
     def _validate_channel(self, proposal: dict[str, Any]) -> int:
-        channel = proposal["value"]
-        channels = self.session.explorer.layer(self.layer).channels
-        if not 0 <= channel < channels:
-            raise LayerError(f"channel {channel} is outside layer {self.layer!r}, which has channels 0–{channels - 1}")
-        return channel
+        return check_channel(self.session.explorer, self.layer, proposal["value"])
 
     @traitlets.validate("position")
     def _validate_position(self, proposal: dict[str, Any]) -> str | list[int]:
-        value = proposal["value"]
-        if isinstance(value, str):
-            if value not in POSITIONS:
-                raise LayerError(f"position must be 'max', 'map' or [y, x], not {value!r}")
-            return value
-        try:
-            y, x = (int(v) for v in value)
-        except (TypeError, ValueError):
-            raise LayerError(f"position must be 'max', 'map' or [y, x], not {value!r}") from None
-        info = self.session.explorer.layer(self.layer)
-        height, width = info.spatial
-        if len(info.shape) == 1 or not (0 <= y < height and 0 <= x < width):
-            raise LayerError(f"position {[y, x]} is outside layer {info.name!r}, whose map is {height}×{width}")
-        return [y, x]
+        return check_position(self.session.explorer, self.layer, proposal["value"])

@@ -1,6 +1,6 @@
 """Dataset exemplars in the widget (Zeiler & Fergus's Figure 2): the unit card's top-9 panel, the layer atlas, mining.
 
-Its share of the protocol with the front end (``js/src/panels/top9.js``, ``layer-atlas.js``, ``mining.js``):
+Its share of the protocol with the front end (``js/src/panels/top9.js``, ``layer-atlas.js``, ``mining-status.js``):
 
 * **Selection** — synced both ways: ``layer_atlas_open`` (bool; the layer atlas is computed only while open) and
   ``layer_atlas_page`` (int; back to 0 on a new layer), with the widget's ``layer``, ``channel``, ``rule`` and

@@ -1,8 +1,28 @@
 """The unit panels: the header (model, layers), the picture with its top-5, the activation grid, the unit card, the
 layer-1 filters and the gallery — everything computed in the kernel's own thread, answering each click at once.
 
-Writes ``model_info``, ``layers``, ``filters``, ``gallery``, ``picture``, ``atlas`` and ``unit`` (formats in
-:mod:`cnnviz_widget.widget`); answers the commands ``upload``, ``sample``, ``frame`` and ``save_unit``.
+Its share of the protocol with the front end (``js/src/panels/``: layer picker, input panel, activation grid, unit
+card, filters grid, webcam, unit download):
+
+* **Results** — each a dict that may carry ``bytes`` (binary buffers):
+
+  - ``model_info``: ``{name, source, pretrained, input_shape, classes, first_conv}``.
+  - ``layers``: ``[{name, kind, label, shape}, ...]`` in forward order.
+  - ``picture``: ``{id, name, png, size: [H, W], predictions: [{index, label, probability}, ...]}`` — the image
+    as the model sees it; ``id`` increases with every new image.
+  - ``atlas``: ``{image, layer, png, count, tile: [h, w], cols, signed, downscale, stats, stats_columns}`` —
+    every channel of ``layer`` for picture ``image`` (see :class:`.encode.Atlas`).
+  - ``unit``: ``{request: {image, layer, channel, position, rule}, location, field, crop, map, projection,
+    stats, input_size}`` — the selected unit (``projection`` shows the ``crop`` box of the input, or all of
+    it), stamped with the request it answers.
+  - ``filters``: the first convolution's weights (:class:`.encode.FilterSheet`) plus ``layer``.
+  - ``gallery``: ``{names, png, tile, cols}`` — thumbnails of the sample photos.
+* **Commands** — ``{"type": "upload", "name": str}`` with the file's bytes as one buffer, and ``{"type": "sample",
+  "index": int}``: both answer by changing the results above. ``{"type": "frame", "seq": int, "camera": str,
+  "taken": ms}`` with a camera frame (JPEG) as one buffer: the new image, then the message ``{"type":
+  "frame_done", "seq", "camera"}`` back (that camera sends its next frame only then; ``js/src/lib/frame-gate.js``).
+  ``{"type": "save_unit", "id"}``: the message ``{"type": "unit_png", "name", "id"}`` back with the unit card
+  (:meth:`cnnviz_widget.CNNViz.unit_card`) as one PNG buffer.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 // One view's context, handed to every panel: the model, listeners removed with the view, the selection command,
 // messages to the kernel, view-local state and events.
-import { bytesOf } from "./atlas.js";
-import { decodePixels } from "./dom.js";
+import { bytesOf } from "./lib/decode.js";
+import { decodePixels } from "./lib/dom.js";
 import { selectionChanges } from "./protocol.js";
 
 /**

@@ -5,28 +5,30 @@
 // answering `set` of layer/channel/position/rule by setting the matching precomputed `atlas` / `unit`.
 //
 // Adding a panel (top-9, occlusion, invariance, ...):
-//   1. js/src/<panel>.js exports `function myPanel(ctx) { ...; return { el } }`. Read state with
+//   1. js/src/panels/<panel>.js exports `function myPanel(ctx) { ...; return { el } }`. Read state with
 //      `ctx.model.get(name)`, listen with `ctx.on("change:name", fn)` (removed with the view), change the selection
 //      with `ctx.select({layer, channel, position, rule})`, set a trait with `ctx.set(name, value)`, send a command
 //      with `ctx.send({type, ...}, [buffers])`, decode a PNG trait with `await ctx.pixels(bytes)`; only ever put model
-//      text in the page with textContent (`h(tag, {text})`), prefix classes `cnnviz-`, give tests `data-testid`s.
+//      text in the page with textContent (`h(tag, {text})` of lib/dom.js), prefix classes `cnnviz-`, give tests
+//      `data-testid`s. Helpers that are not panels go in js/src/lib/ (the DOM-free ones tested in tests/js/lib/).
 //   2. Results it draws come from a trait whose value is stamped with what it answers (like `unit.request`); paint
-//      only when the stamp matches the current selection (protocol.js), so stale answers are dropped.
-//   3. Mount it below (or inside the unit card, as top9.js is) and test it in tests/browser/test_harness.py.
-import { activationGrid } from "./activation-grid.js";
+//      only when the stamp matches the current selection — the rule goes in protocol.js (tests/js/protocol.test.mjs),
+//      so stale answers are dropped. For the saved page, export.py's answer-key spec names the trait's fields.
+//   3. Mount it below (or inside the unit card, as panels/top9.js is) and test it in tests/browser/test_harness.py.
 import { createContext } from "./context.js";
-import { h } from "./dom.js";
-import { experimentPanels } from "./experiment-panels.js";
-import { filtersGrid } from "./filters-grid.js";
-import { helpOverlay } from "./help.js";
-import { inputPanel } from "./input-panel.js";
-import { keyboard } from "./keyboard.js";
-import { layerAtlasPanel } from "./layer-atlas.js";
-import { layerPicker } from "./layer-picker.js";
-import { miningStatus } from "./mining.js";
-import { busyIndicator, errorBanner } from "./status.js";
-import { unitCard } from "./unit-card.js";
-import { webcamPanel } from "./webcam.js";
+import { h } from "./lib/dom.js";
+import { activationGrid } from "./panels/activation-grid.js";
+import { experimentPanels } from "./panels/experiments.js";
+import { filtersGrid } from "./panels/filters-grid.js";
+import { helpOverlay } from "./panels/help.js";
+import { inputPanel } from "./panels/input-panel.js";
+import { keyboard } from "./panels/keyboard.js";
+import { layerAtlasPanel } from "./panels/layer-atlas.js";
+import { layerPicker } from "./panels/layer-picker.js";
+import { miningStatus } from "./panels/mining-status.js";
+import { busyIndicator, errorBanner } from "./panels/status.js";
+import { unitCard } from "./panels/unit-card.js";
+import { webcamPanel } from "./panels/webcam.js";
 
 /**
  * @param {{model: import("./context.js").Model, el: HTMLElement}} view

@@ -1,8 +1,15 @@
-// The selection and the stamps on results: which results answer the current selection, and what is still pending.
+// The protocol between the model's state and the panels, in one place: what the selection is and how a change of it
+// stays consistent; which stamped result answers which selection (a panel paints a result only when its stamp
+// answers, so stale answers are dropped); which run of an experiment to follow; and the keys under which a page with
+// no kernel (static-model.js) finds the saved result for a selection, built from a spec defined in Python (export.py
+// writes it into the saved document). Pure: no DOM, importable from node.
 
 /**
  * @typedef {{image: number|null, layer: string, channel: number, position: string|number[], rule: string}} Selection
  */
+
+/** The traits of a selection that `selectionChanges` keeps consistent (the image is the `picture`'s). */
+export const SELECTION_TRAITS = ["layer", "channel", "position", "rule"];
 
 /**
  * The current selection, read from a model (anything with `get`).
@@ -27,6 +34,46 @@ export function samePosition(a, b) {
   return a === b;
 }
 
+/**
+ * The trait changes that select `changes` from the current state, kept consistent: a new layer clamps the
+ * channel to its channel count and drops a position picked on the old layer's map.
+ * @param {{get: (key: string) => any}} model
+ * @param {Partial<Selection>} changes
+ * @returns {Record<string, any>}
+ */
+export function selectionChanges(model, changes) {
+  const out = {};
+  const layer = changes.layer ?? model.get("layer");
+  if (changes.layer != null && changes.layer !== model.get("layer")) {
+    out.layer = changes.layer;
+    const info = (model.get("layers") ?? []).find((l) => l.name === layer);
+    const channels = info?.shape?.[0] ?? 1;
+    const channel = changes.channel ?? model.get("channel");
+    if (channel >= channels || changes.channel != null) out.channel = Math.min(channel, channels - 1);
+    const position = changes.position ?? model.get("position");
+    out.position = Array.isArray(position) ? "max" : position;
+  } else {
+    if (changes.channel != null) out.channel = changes.channel;
+    if (changes.position != null) out.position = changes.position;
+  }
+  if (changes.rule != null) out.rule = changes.rule;
+  for (const key of Object.keys(out)) {
+    if (key === "position" ? samePosition(out[key], model.get(key)) : out[key] === model.get(key)) delete out[key];
+  }
+  return out;
+}
+
+/**
+ * A stable text key for a stamp or a selection (for data attributes and events).
+ * @param {Partial<Selection>|null|undefined} s
+ */
+export function requestKey(s) {
+  if (!s) return "";
+  const position = Array.isArray(s.position) ? s.position.join(",") : s.position;
+  return `${s.image}|${s.layer}|${s.channel}|${position}|${s.rule}`;
+}
+
+// -------------------------------------------------------------------------- stamps: which result answers the selection
 /**
  * Whether a unit result's stamp (`unit.request`) answers `selection`.
  * @param {Partial<Selection>|null|undefined} request
@@ -63,45 +110,6 @@ export function pending(model) {
 }
 
 /**
- * A stable text key for a stamp or a selection (for data attributes and events).
- * @param {Partial<Selection>|null|undefined} s
- */
-export function requestKey(s) {
-  if (!s) return "";
-  const position = Array.isArray(s.position) ? s.position.join(",") : s.position;
-  return `${s.image}|${s.layer}|${s.channel}|${position}|${s.rule}`;
-}
-
-/**
- * The trait changes that select `changes` from the current state, kept consistent: a new layer clamps the
- * channel to its channel count and drops a position picked on the old layer's map.
- * @param {{get: (key: string) => any}} model
- * @param {Partial<Selection>} changes
- * @returns {Record<string, any>}
- */
-export function selectionChanges(model, changes) {
-  const out = {};
-  const layer = changes.layer ?? model.get("layer");
-  if (changes.layer != null && changes.layer !== model.get("layer")) {
-    out.layer = changes.layer;
-    const info = (model.get("layers") ?? []).find((l) => l.name === layer);
-    const channels = info?.shape?.[0] ?? 1;
-    const channel = changes.channel ?? model.get("channel");
-    if (channel >= channels || changes.channel != null) out.channel = Math.min(channel, channels - 1);
-    const position = changes.position ?? model.get("position");
-    out.position = Array.isArray(position) ? "max" : position;
-  } else {
-    if (changes.channel != null) out.channel = changes.channel;
-    if (changes.position != null) out.position = changes.position;
-  }
-  if (changes.rule != null) out.rule = changes.rule;
-  for (const key of Object.keys(out)) {
-    if (key === "position" ? samePosition(out[key], model.get(key)) : out[key] === model.get(key)) delete out[key];
-  }
-  return out;
-}
-
-/**
  * Whether a top-9 answer's stamp (`top9.request`) answers `selection`: it depends on the unit and the rule, not on
  * the image or the position.
  * @param {{layer?: string, channel?: number, rule?: string}|null|undefined} request
@@ -120,4 +128,106 @@ export function top9Answers(request, selection) {
 export function layerAtlasAnswers(request, model) {
   return !!request && request.layer === model.get("layer") && request.page === model.get("layer_atlas_page")
     && request.rule === model.get("rule") && request.sort_by === model.get("sort_by");
+}
+
+/**
+ * Whether a synthesised image (stamped `synthesis_result.request`) belongs to the selected unit of the model shown.
+ * @param {{model?: string, layer?: string, channel?: number}|null|undefined} request
+ * @param {{layer: string, channel: number}} selection
+ * @param {string|null|undefined} model  `model_info.name`
+ */
+export function synthesisAnswers(request, selection, model) {
+  return !!request && request.layer === selection.layer && request.channel === selection.channel
+    && request.model === model;
+}
+
+// ---------------------------------------------------------------------------------------------- runs: the `jobs` trait
+const ACTIVE = new Set(["queued", "running", "cancelling"]);
+
+/**
+ * Whether a run (an entry of the `jobs` trait) is still under way.
+ * @param {{state?: string}|null|undefined} job
+ */
+export function isActive(job) {
+  return !!job && ACTIVE.has(job.state ?? "");
+}
+
+/**
+ * Whether an experiment's result (stamped `request.id`) should be painted: not older than what is painted already,
+ * and not superseded by a newer run that is still under way (then what is painted stays, dimmed, until the newer
+ * answer arrives). A newer run that failed or was cancelled leaves the result it could not replace.
+ * @param {{id?: number}|null|undefined} request  the result's stamp
+ * @param {{id?: number, state?: string}|null|undefined} job  the experiment's latest run
+ * @param {number} [paintedId]  the stamp of what this view painted last (0: nothing)
+ */
+export function experimentAnswers(request, job, paintedId = 0) {
+  if (!request || typeof request.id !== "number" || request.id < paintedId) return false;
+  if (!job || job.id === request.id) return true;
+  return !(isActive(job) && (job.id ?? 0) > request.id);
+}
+
+/**
+ * The experiment whose run started last, among `kinds` (for the panel tabs to follow what the user just ran).
+ * @param {Record<string, {id: number}>|null|undefined} jobs
+ * @param {string[]} kinds
+ * @returns {string|null}
+ */
+export function newestKind(jobs, kinds) {
+  let best = null;
+  let id = -1;
+  for (const kind of kinds) {
+    const job = jobs?.[kind];
+    if (job && job.id > id) {
+      best = kind;
+      id = job.id;
+    }
+  }
+  return best;
+}
+
+// ----------------------------------------------------------------------------------------- answer keys of a saved page
+/**
+ * The answer keys of a document saved before documents carried their spec (format 1); export.py writes the same
+ * spec into format 2 as `keys`.
+ * @type {Record<string, {fields: string[], when?: string}>}
+ */
+export const FORMAT_1_KEYS = {
+  atlas: { fields: ["layer"] },
+  unit: { fields: ["layer", "channel", "position", "rule"] },
+  top9: { fields: ["layer", "channel", "rule"] },
+  layer_atlas: { fields: ["layer", "layer_atlas_page", "rule", "sort_by"], when: "layer_atlas_open" },
+  synthesis_result: { fields: ["layer", "channel"] },
+};
+
+/**
+ * A trait's value as a part of a key: an array's items joined with ",", nothing for null, true/false, a number or a
+ * string as it is (Python's export.py writes the same text).
+ * @param {any} value
+ * @returns {string}
+ */
+export function fieldText(value) {
+  if (Array.isArray(value)) return value.join(",");
+  if (value == null) return "";
+  return String(value);
+}
+
+/**
+ * The key of each answered trait for the current state, following `spec` ({trait: {fields, when}}): the fields'
+ * texts joined with "|", or `null` when the trait named by `when` is falsy (the panel is not asked for now).
+ * @param {{get: (k: string) => any}} model
+ * @param {Record<string, {fields: string[], when?: string}>} spec
+ * @returns {Record<string, string|null>}
+ */
+export function answerKeys(model, spec) {
+  return Object.fromEntries(Object.entries(spec).map(([trait, { fields, when }]) => [trait,
+    when != null && !model.get(when) ? null : fields.map((field) => fieldText(model.get(field))).join("|")]));
+}
+
+/**
+ * The traits a change of which asks for new answers: every field and `when` of `spec`.
+ * @param {Record<string, {fields: string[], when?: string}>} spec
+ * @returns {Set<string>}
+ */
+export function keyTraits(spec) {
+  return new Set(Object.values(spec).flatMap(({ fields, when }) => (when != null ? [...fields, when] : fields)));
 }

@@ -1,43 +1,16 @@
 // A model for a page with no kernel (the HTML export, cnnviz_widget/export.py): the same `get/set/on/off/
 // save_changes/send` surface as an anywidget model, over saved state. A change of the selection is answered from
 // results precomputed for it — the `atlas` of the layer, the `unit` card, the `top9` and `layer_atlas` panels, the
-// `synthesis_result` of each unit synthesised before saving — so every panel renders exactly as it does live. A
-// selection nothing was precomputed for is refused: the selection goes back to the last one answered and the error
-// banner says what the page holds.
+// `synthesis_result` of each unit synthesised before saving, any trait the document's key spec names — so every
+// panel renders exactly as it does live. A selection nothing was precomputed for is refused: the selection goes back
+// to the last one answered and the error banner says what the page holds.
 //
-// The saved document: {format, state, answers: {trait: {key: value}}, holds, blobs: [base64, ...]}. Values refer to
-// binary data as {"$b": i} (bytes, delivered as a DataView as ipywidgets does) or {"$img": i, shape, channels} (an
-// uncompressed picture of encode.raw saved as PNG/WebP, decoded back into {shape, channels, data}).
-
-/** Traits a change of which asks for new answers. */
-export const SELECTION = ["layer", "channel", "position", "rule", "layer_atlas_open", "layer_atlas_page", "sort_by"];
-/** The selection traits reverted together when an answer is missing. */
-const UNIT_SELECTION = ["layer", "channel", "position", "rule"];
-
-/** @param {any} position */
-function positionText(position) {
-  return Array.isArray(position) ? position.join(",") : String(position);
-}
-
-/**
- * The key of each answered trait for the current state (`null`: the trait is not asked for now).
- * Python's export.py builds the same keys.
- * @param {{get: (k: string) => any}} model
- * @returns {Record<string, string|null>}
- */
-export function answerKeys(model) {
-  const layer = model.get("layer");
-  const channel = model.get("channel");
-  const rule = model.get("rule");
-  return {
-    atlas: `${layer}`,
-    unit: `${layer}|${channel}|${positionText(model.get("position"))}|${rule}`,
-    top9: `${layer}|${channel}|${rule}`,
-    layer_atlas: model.get("layer_atlas_open")
-      ? `${layer}|${model.get("layer_atlas_page") ?? 0}|${rule}|${model.get("sort_by")}` : null,
-    synthesis_result: `${layer}|${channel}`,
-  };
-}
+// The saved document: {format: 2, keys, state, answers: {trait: {key: value}}, holds, blobs: [base64, ...]}. `keys`
+// says how each answered trait's key is built from the state (protocol.js `answerKeys`); a format-1 document has
+// none and is read with FORMAT_1_KEYS. Values refer to binary data as {"$b": i} (bytes, delivered as a DataView as
+// ipywidgets does) or {"$img": i, shape, channels} (an uncompressed picture of encode.raw saved as PNG/WebP, decoded
+// back into {shape, channels, data}).
+import { answerKeys, fieldText, FORMAT_1_KEYS, keyTraits, SELECTION_TRAITS } from "./protocol.js";
 
 /** Answers without which the selection cannot be shown (the others fall back to "nothing to show"). */
 const REQUIRED = new Set(["atlas", "unit"]);
@@ -136,6 +109,10 @@ export class StaticModel {
    */
   constructor(doc, blobs, state) {
     this.doc = doc;
+    /** How each answered trait's key is built (protocol.js `answerKeys`). */
+    this.keys = doc.keys ?? FORMAT_1_KEYS;
+    /** The traits a change of which asks for new answers. */
+    this.asking = keyTraits(this.keys);
     this.blobs = blobs;
     this.state = state;
     /** @type {Map<string, Set<Function>>} */
@@ -145,7 +122,7 @@ export class StaticModel {
     this.asked = false;
     this.generation = 0;
     /** The selection last answered: where a refused selection goes back to. */
-    this.answered = Object.fromEntries(UNIT_SELECTION.map((k) => [k, state[k]]));
+    this.answered = Object.fromEntries(SELECTION_TRAITS.map((k) => [k, state[k]]));
     /** @type {string|null} the banner text of the last refused selection */
     this.refusal = null;
     /** Resolves when the answers to the latest selection are in (tests and the page wait on it). */
@@ -159,7 +136,8 @@ export class StaticModel {
   static async open(doc, decodeImage) {
     const blobs = new BlobStore(doc.blobs, decodeImage);
     const model = new StaticModel(doc, blobs, await blobs.resolve(doc.state ?? {}));
-    for (const [trait, key] of Object.entries(answerKeys(model))) { // the saved state answers its own selection
+    // The saved state answers its own selection.
+    for (const [trait, key] of Object.entries(answerKeys(model, model.keys))) {
       if (key != null && doc.answers?.[trait] && key in doc.answers[trait]) {
         model.resolved.set(`${trait}\u0000${key}`, Promise.resolve(model.state[trait]));
       }
@@ -173,7 +151,7 @@ export class StaticModel {
 
   set(key, value) {
     this.state[key] = value;
-    if (SELECTION.includes(key)) this.asked = true;
+    if (this.asking.has(key)) this.asked = true;
     this.emit(`change:${key}`);
   }
 
@@ -226,7 +204,7 @@ export class StaticModel {
   /** Answer the current selection from the saved results (the newest selection wins). */
   async answer() {
     const mine = ++this.generation;
-    const keys = answerKeys(this);
+    const keys = answerKeys(this, this.keys);
     const found = {};
     const missing = [];
     for (const [trait, key] of Object.entries(keys)) {
@@ -238,7 +216,7 @@ export class StaticModel {
     }
     if (missing.length) {
       const asked = `layer ${this.state.layer} channel ${this.state.channel} (${this.state.rule}, position `
-        + `${positionText(this.state.position)})`;
+        + `${fieldText(this.state.position)})`;
       const layerMissing = missing.includes("atlas");
       const text = layerMissing
         ? `Layer ${this.state.layer} is not in this saved page; it holds ${(this.doc.holds?.layers ?? []).length} `
@@ -251,7 +229,7 @@ export class StaticModel {
     const values = Object.fromEntries(await Promise.all(
       Object.entries(found).map(async ([trait, promise]) => [trait, await promise])));
     if (mine !== this.generation) return; // a newer selection was made while these decoded
-    this.answered = Object.fromEntries(UNIT_SELECTION.map((k) => [k, this.state[k]]));
+    this.answered = Object.fromEntries(SELECTION_TRAITS.map((k) => [k, this.state[k]]));
     if (this.refusal && this.state.error === this.refusal) values.error = ""; // answered now: the refusal is over
     this.refusal = null;
     this.put(values);

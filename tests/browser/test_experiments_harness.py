@@ -26,7 +26,7 @@ OCCLUSION = "[data-view='0'] [data-testid=occlusion]"
 INVARIANCE = "[data-view='0'] [data-testid=invariance]"
 EVOLUTION = "[data-view='0'] [data-testid=evolution]"
 SYNTHESIS = "[data-view='0'] [data-testid=synthesis]"
-#: js/src/scales.js CLASS_PALETTE, OVERLAY_ALPHA
+#: js/src/lib/scales.js CLASS_PALETTE, OVERLAY_ALPHA
 PALETTE = [[78, 121, 167], [242, 142, 43], [225, 87, 89], [118, 183, 178], [89, 161, 79], [237, 201, 72],
            [176, 122, 161], [255, 157, 167], [156, 117, 95], [186, 176, 172]]
 ALPHA = 0.6

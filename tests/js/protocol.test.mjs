@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { pending, requestKey, samePosition, selectionChanges, selectionOf, unitAnswers } from "../../js/src/protocol.js";
+import {
+  answerKeys, experimentAnswers, FORMAT_1_KEYS, isActive, keyTraits, layerAtlasAnswers, newestKind, pending, requestKey,
+  samePosition, selectionChanges, selectionOf, synthesisAnswers, top9Answers, unitAnswers,
+} from "../../js/src/protocol.js";
 
 function model(state) {
   return { get: (k) => state[k] };
@@ -51,4 +54,90 @@ test("unchanged values are not sent", () => {
 test("requestKey is stable text", () => {
   assert.equal(requestKey({ image: 2, layer: "a", channel: 5, position: [1, 2], rule: "guided" }), "2|a|5|1,2|guided");
   assert.equal(requestKey(null), "");
+});
+
+test("a top-9 answers the unit and the rule, whatever the image or the position", () => {
+  const selection = { image: 3, layer: "a", channel: 5, position: [1, 2], rule: "deconvnet" };
+  const request = { layer: "a", channel: 5, rule: "deconvnet" };
+  assert.ok(top9Answers(request, selection));
+  assert.ok(top9Answers(request, { ...selection, image: 9, position: "map" }));
+  for (const [key, value] of [["layer", "b"], ["channel", 4], ["rule", "guided"]]) {
+    assert.equal(top9Answers({ ...request, [key]: value }, selection), false, key);
+  }
+  assert.equal(top9Answers(undefined, selection), false);
+});
+
+test("a layer-atlas page answers its layer, page, rule and order", () => {
+  const state = { layer: "a", layer_atlas_page: 2, rule: "guided", sort_by: "strength" };
+  const model = { get: (k) => state[k] };
+  const request = { layer: "a", page: 2, rule: "guided", sort_by: "strength" };
+  assert.ok(layerAtlasAnswers(request, model));
+  for (const [key, value] of [["layer", "b"], ["page", 0], ["rule", "deconvnet"], ["sort_by", "channel"]]) {
+    assert.equal(layerAtlasAnswers({ ...request, [key]: value }, model), false, key);
+  }
+});
+
+test("a result is painted unless a newer run is under way or something newer is painted", () => {
+  assert.equal(experimentAnswers({ id: 3 }, { id: 3, state: "done" }), true);
+  assert.equal(experimentAnswers({ id: 3 }, undefined), true, "a saved page has no runs");
+  assert.equal(experimentAnswers({ id: 3 }, { id: 5, state: "running" }), false, "a newer run is computing");
+  assert.equal(experimentAnswers({ id: 3 }, { id: 5, state: "queued" }), false);
+  assert.equal(experimentAnswers({ id: 3 }, { id: 5, state: "failed" }), true, "the newer run failed: keep this");
+  assert.equal(experimentAnswers({ id: 3 }, { id: 5, state: "cancelled" }), true);
+  assert.equal(experimentAnswers({ id: 3 }, { id: 3, state: "done" }, 4), false, "older than what is painted");
+  assert.equal(experimentAnswers(undefined, { id: 3, state: "done" }), false);
+  assert.equal(isActive({ state: "cancelling" }), true);
+  assert.equal(isActive({ state: "done" }), false);
+});
+
+test("a synthesised image belongs to one unit of one model", () => {
+  const request = { model: "net", layer: "conv1", channel: 2 };
+  assert.equal(synthesisAnswers(request, { layer: "conv1", channel: 2 }, "net"), true);
+  assert.equal(synthesisAnswers(request, { layer: "conv1", channel: 3 }, "net"), false);
+  assert.equal(synthesisAnswers(request, { layer: "conv1", channel: 2 }, "net @ epoch 1"), false);
+  assert.equal(synthesisAnswers(undefined, { layer: "conv1", channel: 2 }, "net"), false);
+});
+
+test("the newest run's experiment", () => {
+  const jobs = { occlusion: { id: 2 }, invariance: { id: 5 }, synthesis: { id: 9 } };
+  assert.equal(newestKind(jobs, ["occlusion", "invariance", "evolution"]), "invariance");
+  assert.equal(newestKind({}, ["occlusion"]), null);
+});
+
+test("keys name what each panel answers", () => {
+  const state = { layer: "x.1", channel: 3, position: [2, 5], rule: "guided", layer_atlas_open: false };
+  const model = { get: (k) => state[k] };
+  assert.deepEqual(answerKeys(model, FORMAT_1_KEYS), { atlas: "x.1", unit: "x.1|3|2,5|guided", top9: "x.1|3|guided",
+    layer_atlas: null, synthesis_result: "x.1|3" });
+  Object.assign(state, { layer_atlas_open: true, layer_atlas_page: 2, sort_by: "strength" });
+  assert.equal(answerKeys(model, FORMAT_1_KEYS).layer_atlas, "x.1|2|guided|strength");
+  Object.assign(state, { layer: "features.3", channel: 5, position: "max", rule: "deconvnet" });
+  assert.equal(answerKeys(model, FORMAT_1_KEYS).unit, "features.3|5|max|deconvnet");
+});
+
+test("a spec naming a new trait builds its key from the spec alone", () => {
+  const fields = ["class_target", "class_layer", "class_box", "class_signed", "class_note", "class_missing"];
+  const spec = { ...FORMAT_1_KEYS, class_evidence: { fields, when: "class_open" } };
+  const state = { layer: "a", channel: 0, position: "max", rule: "deconvnet", class_open: true, class_target: 0,
+    class_layer: "features.3", class_box: [3, 4], class_signed: false, class_note: null };
+  const model = { get: (k) => state[k] };
+  // a number as String(n) (0 too), a string as it is, an array's items joined with ",", a boolean as true/false,
+  // null and a trait the state does not hold as nothing
+  assert.equal(answerKeys(model, spec).class_evidence, "0|features.3|3,4|false||");
+  Object.assign(state, { class_target: 281, class_signed: true, class_box: [] });
+  assert.equal(answerKeys(model, spec).class_evidence, "281|features.3||true||");
+  assert.equal(answerKeys(model, spec).unit, "a|0|max|deconvnet", "the other keys are unchanged");
+  for (const closed of [false, 0, "", null, undefined]) {
+    state.class_open = closed;
+    assert.equal(answerKeys(model, spec).class_evidence, null, String(closed));
+  }
+  assert.deepEqual(Object.keys(answerKeys(model, { only: { fields: ["layer"] } })), ["only"]);
+});
+
+test("the traits that ask for answers are every field and condition of the spec", () => {
+  assert.deepEqual([...keyTraits(FORMAT_1_KEYS)].sort(), ["channel", "layer", "layer_atlas_open", "layer_atlas_page",
+    "position", "rule", "sort_by"]);
+  const spec = { ...FORMAT_1_KEYS, class_evidence: { fields: ["class_target", "layer"], when: "class_open" } };
+  assert.deepEqual([...keyTraits(spec)].sort(), ["channel", "class_open", "class_target", "layer", "layer_atlas_open",
+    "layer_atlas_page", "position", "rule", "sort_by"]);
 });

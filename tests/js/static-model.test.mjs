@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { answerKeys, BlobStore, holdsText, StaticModel } from "../../js/src/static-model.js";
+import { FORMAT_1_KEYS } from "../../js/src/protocol.js";
+import { BlobStore, holdsText, StaticModel } from "../../js/src/static-model.js";
 
 const b64 = (bytes) => Buffer.from(Uint8Array.from(bytes)).toString("base64");
 
@@ -10,6 +11,7 @@ async function decodeImage(bytes) {
   return { width, height, data: bytes.subarray(2) };
 }
 
+// A page saved before documents carried their key spec (format 1): read with FORMAT_1_KEYS.
 function doc() {
   return {
     format: 1,
@@ -30,15 +32,6 @@ function doc() {
     blobs: [b64([1, 2, 3]), b64([4, 5]), b64([2, 1, 10, 11, 12, 255, 20, 21, 22, 255]), b64([7, 9])],
   };
 }
-
-test("keys name what each panel answers", () => {
-  const state = { layer: "x.1", channel: 3, position: [2, 5], rule: "guided", layer_atlas_open: false };
-  const model = { get: (k) => state[k] };
-  assert.deepEqual(answerKeys(model), { atlas: "x.1", unit: "x.1|3|2,5|guided", top9: "x.1|3|guided",
-    layer_atlas: null, synthesis_result: "x.1|3" });
-  Object.assign(state, { layer_atlas_open: true, layer_atlas_page: 2, sort_by: "strength" });
-  assert.equal(answerKeys(model).layer_atlas, "x.1|2|guided|strength");
-});
 
 test("blobs decode to DataViews and pictures back to uncompressed pixels", async () => {
   const store = new BlobStore(doc().blobs, decodeImage);
@@ -120,6 +113,49 @@ test("panels without saved results keep their state; commands say a kernel is ne
   assert.match(model.get("error"), /^Opening your own image needs the live widget/);
   model.send({ type: "anything" });
   assert.match(model.get("error"), /^This needs the live widget/);
+});
+
+// A format-2 page: its key spec (written by export.py) adds a panel the front end knows nothing special about.
+function docWithKeys() {
+  const saved = doc();
+  return {
+    ...saved,
+    format: 2,
+    keys: { ...FORMAT_1_KEYS, class_evidence: { fields: ["class_target", "layer"], when: "class_open" } },
+    state: { ...saved.state, class_open: true, class_target: 1, class_evidence: { target: 1, layer: "a" } },
+    answers: { ...saved.answers, class_evidence: { "1|a": { target: 1, layer: "a" }, "2|a": { target: 2, layer: "a" },
+      "2|b": { target: 2, layer: "b", picture: { $b: 1 } } } },
+  };
+}
+
+test("a new panel's results are answered from the document's key spec, with no change to the page", async () => {
+  const model = await StaticModel.open(docWithKeys(), decodeImage);
+  const saved = model.get("class_evidence");
+  model.set("class_target", 2);
+  model.save_changes();
+  await model.settled;
+  assert.deepEqual(model.get("class_evidence"), { target: 2, layer: "a" }, "a change of a spec's field asks");
+  model.set("layer", "b");
+  model.save_changes();
+  await model.settled;
+  const answer = model.get("class_evidence");
+  assert.deepEqual([answer.target, answer.layer, [...new Uint8Array(answer.picture.buffer)]], [2, "b", [4, 5]]);
+  assert.equal(model.get("atlas").layer, "b", "the format-1 panels are answered as before");
+  model.set("class_target", 3);
+  model.save_changes();
+  await model.settled;
+  assert.deepEqual(model.get("class_evidence"), {}, "nothing saved for it: nothing to show, no refusal");
+  assert.equal(model.get("error"), "");
+  model.set("layer", "a");
+  model.set("class_target", 1);
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("class_evidence"), saved, "the saved state answers its own selection (same object)");
+  model.set("class_open", false);
+  model.set("class_target", 2);
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("class_evidence"), saved, "a closed panel is not asked for");
 });
 
 test("the page's summary names rules and positions", () => {

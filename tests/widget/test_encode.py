@@ -216,7 +216,7 @@ def test_colour_maps_are_exact_at_their_stops():
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_front_end_colour_maps_equal_these():
-    script = ("import { COLORMAPS, lut } from './js/src/colormap.js';"
+    script = ("import { COLORMAPS, lut } from './js/src/lib/colormap.js';"
               "console.log(JSON.stringify(Object.fromEntries(Object.keys(COLORMAPS).map(n => [n, [...lut(n)]]))));")
     out = subprocess.run(["node", "--input-type=module", "-e", script], cwd=REPO, capture_output=True, text=True,
                          check=True).stdout

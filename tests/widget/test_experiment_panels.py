@@ -121,7 +121,7 @@ def test_the_default_occluder_is_a_fifth_of_the_input():
     big = CNNViz(model=SumNet(), preprocess=ImagePreprocess(size=227, resize=None, mean=(5.0,), std=(1.0,),
                                                             scale=255.0, channel_order="L"),
                  labels=["yes", "no"], image=Image.new("RGB", (227, 227), (9, 9, 9)), gallery=[])
-    maps = big.occlusion(layer="fc", channel=0)  # js/src/scales.js defaultOccluder: 48 and 16 on 227 px
+    maps = big.occlusion(layer="fc", channel=0)  # js/src/lib/scales.js defaultOccluder: 48 and 16 on 227 px
     assert (maps.size, maps.stride, maps.shape) == (48, 16, (13, 13))
 
 

@@ -1,0 +1,122 @@
+// Numbers and words for people: every text the panels build from numbers or from a state (values, rates, amounts,
+// captions, the mining and run status lines). No DOM here: tested with node (tests/js/lib/format.test.mjs).
+
+/**
+ * Short number for people: 3 significant digits, no exponent for ordinary magnitudes.
+ * @param {number|null|undefined} value
+ */
+export function formatNumber(value) {
+  if (value == null || Number.isNaN(value)) return "–";
+  if (value === 0) return "0";
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1e5 || magnitude < 1e-3) return value.toExponential(2);
+  return Number(value.toPrecision(3)).toString();
+}
+
+/**
+ * A rate as a percentage for people: "45%", "0.3%", "100%".
+ * @param {number|null|undefined} rate  0–1
+ */
+export function percent(rate) {
+  if (rate == null || Number.isNaN(rate)) return "–";
+  const p = 100 * rate;
+  return `${p === 0 || p >= 10 ? Math.round(p) : Number(p.toPrecision(2))}%`;
+}
+
+/**
+ * An amount of a transform for people: "+10 px", "1.25×", "90°".
+ * @param {number} value
+ * @param {string} unit  "px", "×" or "°"
+ */
+export function amountText(value, unit) {
+  const v = Number(value.toPrecision(6));
+  if (unit === "px") return `${v > 0 ? "+" : ""}${v} px`;
+  if (unit === "×") return `${v}×`;
+  return `${v}${unit}`;
+}
+
+/**
+ * The caption under an exemplar: its activation value, and its label when known.
+ * @param {{value: number, label_name?: string|null}} exemplar
+ */
+export function exemplarCaption(exemplar) {
+  const value = formatNumber(exemplar.value);
+  return exemplar.label_name ? `${value} · ${exemplar.label_name}` : value;
+}
+
+/**
+ * Labels among a unit's top-k, commonest first: "tabby ×3, tiger cat ×2 …".
+ * @param {Array<[number, string|null, number]>} mix  [label, name, count]
+ * @param {number} [shown]
+ */
+export function classMixText(mix, shown = 3) {
+  if (!mix?.length) return "";
+  const parts = mix.slice(0, shown).map(([label, name, count]) => `${name ?? `class ${label}`} ×${count}`);
+  return parts.join(", ") + (mix.length > shown ? " …" : "");
+}
+
+/**
+ * The line under the top-9 grids: how often the unit fires on the mined images, and its class mix.
+ * @param {{stats?: any, complete?: boolean}} top9
+ */
+export function unitSummary(top9) {
+  const s = top9?.stats;
+  if (!s) return "";
+  const images = `${s.images} image${s.images === 1 ? "" : "s"}`;
+  if (s.dead) return `dead: fired on none of the ${images} mined`;
+  const parts = [`fires on ${percent(s.firing_rate)} of ${images}`];
+  const mix = classMixText(s.class_mix);
+  if (mix) parts.push(`top-${top9.count ?? "k"} classes: ${mix}`);
+  if (top9.complete === false) parts.push("partial (mining goes on)");
+  return parts.join(" · ");
+}
+
+/**
+ * The mining status for people, from the `mining` trait.
+ * @param {any} mining
+ * @returns {{text: string, running: boolean}}
+ */
+export function miningText(mining) {
+  if (!mining?.state) return { text: "", running: false };
+  const of = `${mining.done} of ${mining.total} images`;
+  const skipped = mining.skipped ? ` (${mining.skipped} unreadable)` : "";
+  switch (mining.state) {
+    case "running":
+      return { text: `mining ${mining.dataset}: ${of}${skipped}`, running: true };
+    case "cancelling":
+      return { text: `cancelling after the current batch: ${of}`, running: true };
+    case "cancelled":
+      return { text: `mining cancelled after ${of}: partial exemplars (mine again to resume)`, running: false };
+    case "partial":
+      return { text: `exemplars of ${mining.images} images of ${mining.dataset} (an unfinished pass)`, running: false };
+    case "failed":
+      return { text: `mining failed: ${mining.message}`, running: false };
+    default:
+      return { text: `exemplars: ${mining.images} images of ${mining.dataset}${skipped}`, running: false };
+  }
+}
+
+/**
+ * A run's status for people, and whether its progress bar and cancel button show.
+ * @param {string} what  e.g. "occlusion"
+ * @param {any} job
+ * @returns {{text: string, running: boolean}}
+ */
+export function jobText(what, job) {
+  if (!job?.state) return { text: "", running: false };
+  const progress = job.total ? ` ${job.done} of ${job.total}` : "";
+  switch (job.state) {
+    case "queued":
+      return { text: `${what}: waiting for the run before it`, running: true };
+    case "running":
+      return { text: `${what}:${progress || " starting"}`, running: true };
+    case "cancelling":
+      return { text: `${what}: cancelling…`, running: true };
+    case "cancelled":
+      return { text: `${what} cancelled${job.total ? ` after${progress}` : ""}`, running: false };
+    case "failed":
+      return { text: `${what} failed: ${job.message ?? ""}`, running: false };
+    default:
+      return { text: "", running: false };
+  }
+}

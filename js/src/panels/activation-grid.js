@@ -1,0 +1,109 @@
+// Panel: the activation grid — every channel of the selected layer for the current image, one tile each, decoded
+// from one binary atlas. Hover shows the channel's statistics; click selects it; silent channels are marked.
+import { colorize } from "../lib/colormap.js";
+import { cropRGBA, isDead, readStats, tileRect } from "../lib/decode.js";
+import { h, putPixels } from "../lib/dom.js";
+import { formatNumber } from "../lib/format.js";
+import { tileDisplaySize, tileOrder } from "../lib/layout.js";
+import { pending } from "../protocol.js";
+
+/** @param {import("../context.js").Context} ctx */
+export function activationGrid(ctx) {
+  const { model } = ctx;
+  const title = h("span", { className: "cnnviz-panel-title", text: "Activations" });
+  const readout = h("span", { className: "cnnviz-readout", testid: "tile-readout" });
+  const sort = h("button", { className: "cnnviz-button", testid: "sort-toggle",
+    on: { click: () => ctx.set("sort_by", model.get("sort_by") === "strength" ? "channel" : "strength") } });
+  const grid = h("div", { className: "cnnviz-grid", testid: "activation-grid", attrs: { role: "listbox",
+    "aria-label": "channels of the layer" } });
+  /** @type {Array<{el: HTMLElement, canvas: HTMLCanvasElement}>} */
+  let tiles = [];
+  /** @type {Record<string, Float32Array>|null} */
+  let stats = null;
+  let shown = null; // the atlas currently painted
+  let generation = 0;
+
+  function describe(i) {
+    if (!stats) return `channel ${i}`;
+    const dead = isDead(stats, i) ? " · silent (all zero) on this image" : "";
+    return `channel ${i} · max ${formatNumber(stats.max[i])} · mean ${formatNumber(stats.mean[i])}${dead}`;
+  }
+
+  function makeTile(i) {
+    const canvas = h("canvas", { className: "cnnviz-tile-canvas" });
+    const el = h("div", { className: "cnnviz-tile", testid: "unit-tile", attrs: { "data-channel": i, role: "option" },
+      on: {
+        click: () => ctx.select({ layer: shown?.layer ?? model.get("layer"), channel: i }),
+        mouseenter: () => { readout.textContent = describe(i); },
+        mouseleave: () => { readout.textContent = ""; },
+      } }, [canvas, h("span", { className: "cnnviz-tile-index", text: i })]);
+    return { el, canvas };
+  }
+
+  function arrange() {
+    if (!shown) return;
+    const order = tileOrder(tiles.length, stats?.max ?? null, model.get("sort_by"));
+    grid.replaceChildren(...order.map((i) => tiles[i].el));
+    sort.textContent = model.get("sort_by") === "strength" ? "sorted: strongest first" : "sorted: by channel";
+  }
+
+  function mark() {
+    const selected = shown && shown.layer === model.get("layer") ? model.get("channel") : -1;
+    tiles.forEach(({ el }, i) => {
+      const on = i === selected;
+      el.classList.toggle("cnnviz-tile--selected", on);
+      el.setAttribute("aria-selected", String(on));
+    });
+    grid.classList.toggle("cnnviz-stale", pending(model).atlas);
+    title.textContent = shown ? `Activations · ${shown.layer} · ${shown.count} channels` : "Activations";
+  }
+
+  async function paint() {
+    const atlas = model.get("atlas");
+    const received = performance.now();
+    const mine = ++generation;
+    if (!atlas || !atlas.png) {
+      tiles = [];
+      shown = null;
+      grid.replaceChildren();
+      mark();
+      return;
+    }
+    const pixels = await ctx.pixels(atlas.png);
+    if (mine !== generation) return; // a newer atlas arrived while this one decoded: last wins
+    const colored = colorize(pixels.data, "gray");
+    if (tiles.length !== atlas.count) tiles = Array.from({ length: atlas.count }, (_, i) => makeTile(i));
+    stats = readStats(atlas);
+    const [th, tw] = atlas.tile;
+    grid.style.setProperty("--cnnviz-tile-size", `${tileDisplaySize(atlas.count)}px`);
+    grid.style.setProperty("--cnnviz-tile-aspect", `${tw} / ${th}`);
+    tiles.forEach(({ el, canvas }, i) => {
+      const rect = tileRect(i, atlas.cols, atlas.tile);
+      putPixels(canvas, cropRGBA(colored, pixels.width, rect), rect.width, rect.height);
+      el.classList.toggle("cnnviz-tile--dead", isDead(stats, i));
+      el.title = describe(i);
+    });
+    shown = atlas;
+    grid.dataset.layer = atlas.layer;
+    grid.dataset.image = String(atlas.image);
+    arrange();
+    mark();
+    ctx.emit("painted", { panel: "atlas", layer: atlas.layer, image: atlas.image, received });
+  }
+
+  ctx.on("change:atlas", paint);
+  ctx.on("change:sort_by", arrange);
+  ctx.on("change:layer change:channel change:picture", mark);
+  paint();
+
+  const el = h("section", { className: "cnnviz-panel cnnviz-grid-panel" }, [
+    h("header", { className: "cnnviz-panel-header" }, [title, sort]), readout, grid]);
+  return {
+    el,
+    /** Channels in display order, and the number of columns as rendered (for keyboard moves). */
+    layout: () => ({ order: tileOrder(tiles.length, stats?.max ?? null, model.get("sort_by")), tiles: grid.children }),
+    reveal(channel) {
+      tiles[channel]?.el.scrollIntoView?.({ block: "nearest", inline: "nearest" });
+    },
+  };
+}

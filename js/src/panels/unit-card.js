@@ -1,0 +1,163 @@
+// Panel: the unit card — the selected unit's activation map, its projection back to pixels (deconvnet / guided /
+// gradient; whole map or strongest location), its receptive field on the image, small statistics, and the place
+// where the top-9 exemplars plug in.
+import { colorize } from "../lib/colormap.js";
+import { bytesOf, rawToRGBA } from "../lib/decode.js";
+import { decodeBitmap, drawBitmap, h, putPixels } from "../lib/dom.js";
+import { formatNumber } from "../lib/format.js";
+import { fieldBox, positionAt } from "../lib/layout.js";
+import { requestKey, selectionOf, unitAnswers } from "../protocol.js";
+import { synthesisPanel } from "./synthesis.js";
+import { top9Panel } from "./top9.js";
+import { unitDownload } from "./unit-download.js";
+
+const RULES = [
+  ["deconvnet", "deconvnet", "Zeiler & Fergus: ReLU applied to the signal going down"],
+  ["guided", "guided", "guided backprop: deconvnet and gradient masks together"],
+  ["gradient", "gradient", "plain gradient of the unit with respect to the pixels"],
+];
+const POSITIONS = [
+  ["max", "strongest location", "project the unit at its strongest location only"],
+  ["map", "whole map", "project the channel's whole feature map"],
+];
+
+function toggle(testid, options, onPick) {
+  const buttons = options.map(([value, label, help]) => h("button", {
+    className: "cnnviz-toggle-button", text: label, attrs: { "data-value": value, title: help, "aria-pressed": "false" },
+    on: { click: () => onPick(value) } }));
+  const el = h("div", { className: "cnnviz-toggle", testid, attrs: { role: "group" } }, buttons);
+  return {
+    el,
+    set(value) {
+      for (const b of buttons) b.setAttribute("aria-pressed", String(b.dataset.value === value));
+    },
+  };
+}
+
+function figure(testid, caption, extra = []) {
+  const canvas = h("canvas", { className: "cnnviz-figure-canvas", testid, attrs: { width: 1, height: 1 } });
+  const frame = h("div", { className: "cnnviz-figure-frame" }, [canvas, ...extra]);
+  const label = h("figcaption", { className: "cnnviz-caption", text: caption });
+  return { el: h("figure", { className: "cnnviz-figure" }, [frame, label]), canvas, frame, label };
+}
+
+/** @param {import("../context.js").Context} ctx */
+export function unitCard(ctx) {
+  const { model } = ctx;
+  const title = h("span", { className: "cnnviz-panel-title" });
+  const stats = h("div", { className: "cnnviz-stats", testid: "unit-stats" });
+  const rules = toggle("rule-toggle", RULES, (rule) => ctx.select({ rule }));
+  const positions = toggle("position-toggle", POSITIONS, (position) => ctx.select({ position }));
+  const picked = h("span", { className: "cnnviz-picked", testid: "picked-position" });
+
+  const box = h("div", { className: "cnnviz-rf-box", testid: "rf-box" });
+  const input = figure("unit-image", "input · receptive field", [box]);
+  const marker = h("div", { className: "cnnviz-map-marker" });
+  const map = figure("activation-map", "activation map · click a location", [marker]);
+  const projection = figure("projection", "projection");
+  const patch = figure("patch", "image patch");
+  const top9 = top9Panel(ctx);
+  let pictureGeneration = 0;
+  /** @type {any} */
+  let painted = null;
+
+  map.canvas.addEventListener("click", (event) => {
+    const unit = painted;
+    if (!unit || unit.request.layer !== model.get("layer")) return;
+    const shape = unit.map.shape;
+    if (shape.length < 2 || (shape[0] === 1 && shape[1] === 1)) return;
+    const rect = map.canvas.getBoundingClientRect();
+    ctx.select({ position: positionAt(event.clientX - rect.left, event.clientY - rect.top, rect.width, rect.height,
+      shape) });
+  });
+
+  function controls() {
+    const selection = selectionOf(model);
+    rules.set(selection.rule);
+    positions.set(Array.isArray(selection.position) ? "" : selection.position);
+    picked.textContent = Array.isArray(selection.position) ? `picked (${selection.position.join(", ")})` : "";
+    title.textContent = `${selection.layer} · channel ${selection.channel}`;
+    el.dataset.layer = selection.layer;
+    el.dataset.channel = String(selection.channel);
+    el.classList.toggle("cnnviz-stale", !unitAnswers(painted?.request, selection));
+  }
+
+  function place(elem, rect) {
+    elem.hidden = !rect;
+    if (!rect) return;
+    elem.style.left = `${rect.left}%`;
+    elem.style.top = `${rect.top}%`;
+    elem.style.width = `${rect.width}%`;
+    elem.style.height = `${rect.height}%`;
+  }
+
+  async function paintPicture() {
+    const picture = model.get("picture");
+    const mine = ++pictureGeneration;
+    if (!picture?.png) return;
+    const bitmap = await decodeBitmap(bytesOf(picture.png));
+    if (mine !== pictureGeneration) return;
+    drawBitmap(input.canvas, bitmap);
+    bitmap.close();
+    input.canvas.dataset.image = String(picture.id);
+    paintPatch();
+  }
+
+  /** The image under the projection: the same crop of the input, once both belong to the same picture. */
+  function paintPatch() {
+    const unit = painted;
+    const ready = unit && input.canvas.dataset.image === String(unit.request.image);
+    patch.el.hidden = !(ready && unit.crop);
+    if (!ready || !unit.crop) return;
+    const [top, left, bottom, right] = unit.crop;
+    patch.canvas.width = right - left;
+    patch.canvas.height = bottom - top;
+    patch.canvas.getContext("2d").drawImage(input.canvas, left, top, right - left, bottom - top, 0, 0,
+      right - left, bottom - top);
+    patch.label.textContent = `image patch (${bottom - top}×${right - left} px)`;
+  }
+
+  /** Paint the unit when it answers the current selection — in the very task its message arrives in. */
+  function paintUnit() {
+    const unit = model.get("unit");
+    controls();
+    if (!unit?.request || !unitAnswers(unit.request, selectionOf(model))) return; // stale or empty: dropped
+    const received = performance.now();
+    const [rows, cols] = unit.map.shape;
+    const codes = rawToRGBA(unit.map.codes);
+    putPixels(map.canvas, colorize(codes.rgba, unit.map.colormap), codes.width, codes.height);
+    const picture = rawToRGBA(unit.projection);
+    putPixels(projection.canvas, picture.rgba, picture.width, picture.height);
+    place(box, fieldBox(unit.field, unit.input_size));
+    place(marker, unit.location ? { left: (100 * unit.location[1]) / cols, top: (100 * unit.location[0]) / rows,
+      width: 100 / cols, height: 100 / rows } : null);
+    const { request } = unit;
+    const where = unit.location ? ` at (${unit.location.join(", ")}), receptive field` : ", whole map";
+    projection.label.textContent = `${request.rule} projection${where}`;
+    const s = unit.stats;
+    stats.textContent = [`max ${formatNumber(s.max)}`, `mean ${formatNumber(s.mean)}`,
+      `active ${formatNumber(100 * s.fraction_active)}%`,
+      s.value != null ? `value here ${formatNumber(s.value)}` : null].filter(Boolean).join(" · ");
+    painted = unit;
+    projection.canvas.dataset.request = requestKey(request);
+    paintPatch();
+    controls();
+    ctx.emit("painted", { panel: "unit", key: requestKey(request), request, received });
+  }
+
+  ctx.on("change:unit", paintUnit);
+  ctx.on("change:picture", paintPicture);
+  ctx.on("change:layer change:channel change:position change:rule change:picture", paintUnit);
+
+  const el = h("section", { className: "cnnviz-panel cnnviz-card", testid: "unit-card" }, [
+    h("header", { className: "cnnviz-panel-header" }, [title, unitDownload(ctx).el]),
+    h("div", { className: "cnnviz-card-controls" }, [rules.el, positions.el, picked]),
+    h("div", { className: "cnnviz-figures" }, [input.el, map.el, projection.el, patch.el]),
+    stats,
+    top9.el,
+    synthesisPanel(ctx).el,
+  ]);
+  paintPicture();
+  paintUnit();
+  return { el };
+}

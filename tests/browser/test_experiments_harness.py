@@ -1,7 +1,7 @@
 """The experiment panels (occlusion, invariance, feature evolution; activation maximisation in the unit card) in
 Chromium against the mock model, answered by a real CNNViz in this process.
 
-The occlusion tests use the summing net of ``tests/widget/test_experiment_panels.py``: an 8×8 gray input whose
+The occlusion tests use the summing net of ``tests/panels/test_experiments.py``: an 8×8 gray input whose
 top-left 4×4 block holds 9s and bottom-right block −1s in model space; a 4×4 occluder with stride 4 gives a 2×2 map
 whose cell (0, 0) flips the prediction from "yes" to "no"."""
 

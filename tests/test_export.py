@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
 from harness_bridge import TINY_LABELS, tiny_images, tiny_model
 
 from cnnviz_widget import CNNViz, ImagePreprocess, LayerError, encode, export

@@ -15,7 +15,7 @@ from PIL import Image
 
 from cnnviz_widget import encode
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def decode(png: bytes) -> np.ndarray:

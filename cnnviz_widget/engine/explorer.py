@@ -11,7 +11,7 @@ from torch import nn
 
 from ..errors import LayerError, ModelError
 from .model.capture import eval_mode, fast_layout, model_output, run_to
-from .model.layers import LayerInfo, LayerTable, discover_layers
+from .model.layers import LayerInfo, discover_table
 from .model.models import ModelSpec, load_model
 from .model.receptive_field import unit_field
 from .projection.projector import Position, Projector, UnitRequest, check_unit
@@ -32,6 +32,9 @@ class Explorer:
     it is; anything else (PIL image, numpy array, path, bytes) is read and preprocessed first. Results come back
     on the CPU as float32; the computation runs on the model's own device and dtype. The model is evaluated in
     eval mode and its flags are restored afterwards.
+
+    Wherever a layer name is taken, a name from :attr:`layer_names` or the name of any module the forward calls
+    (``"layer4"``, ``"features"``: a container selects the layer whose output it returns) works.
     """
 
     def __init__(
@@ -58,7 +61,7 @@ class Explorer:
         self.model = spec.model
         example = torch.zeros((1, *spec.input_shape), device=spec.device, dtype=spec.dtype)
         with eval_mode(self.model):
-            self._table = LayerTable(discover_layers(self.model, example))
+            self._table = discover_table(self.model, example)
         # Decide the model's memory layout now (a probe of two forwards), not in the middle of the user's first call.
         probe = torch.rand(example.shape, generator=torch.Generator().manual_seed(0)).to(example)
         fast_layout(self.model, probe)
@@ -76,7 +79,12 @@ class Explorer:
         return self._table.names
 
     def layer(self, name: str) -> LayerInfo:
-        """The :class:`LayerInfo` called ``name`` (``LayerError`` listing the closest names otherwise)."""
+        """The :class:`LayerInfo` called ``name`` (``LayerError`` listing the closest names otherwise).
+
+        ``name`` may also name a module that is not listed: a container or wrapper selects the layer whose output
+        it returns (ResNet's ``"layer4"`` → ``"layer4.1"``, VGG's ``"features"`` → its last pool), any other module
+        a layer of its own (not among :attr:`layers`). The info's ``name`` says which layer it is.
+        """
         return self._table[name]
 
     @property
@@ -127,7 +135,8 @@ class Explorer:
         batch, single = self._batch(x)
         with eval_mode(self.model), torch.no_grad():
             captured, _ = run_to(self.model, batch, infos)
-        return {n: (captured[n][0] if single else captured[n]).to("cpu", torch.float32) for n in names}
+        return {n: (captured[info.name][0] if single else captured[info.name]).to("cpu", torch.float32)
+                for n, info in zip(names, infos)}
 
     # ---------------------------------------------------------------------------------------- projections
     def project(self, x: Any, layer: str, channel: int, position: Position = None, rule: str = "deconvnet",

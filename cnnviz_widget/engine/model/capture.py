@@ -97,7 +97,7 @@ def run_to(
     for info in layers:
         wanted.setdefault(info.module_name, {})[info.call] = info
     named = dict(model.named_modules())
-    last = max(layers, key=lambda info: info.index) if layers else None
+    expected = len({info.name for info in layers})
     captured: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
 
@@ -119,7 +119,7 @@ def run_to(
             else:
                 captured[info.name] = (output.detach().clone(memory_format=torch.contiguous_format) if detach
                                        else output)
-            if stop and info is last and len(captured) == len(layers):
+            if stop and len(captured) == expected:
                 raise _StopForward
             # Hand a copy downstream so later in-place ops cannot overwrite what we keep.
             return None if detach else output.clone()

@@ -113,6 +113,8 @@ def test_every_verb_takes_the_names(nested):
     assert torch.equal(nested.project(x, "body", 0, None), nested.project(x, "body.0.1", 0, None))
     assert nested.receptive_field("stem", (3, 4)) == nested.receptive_field("stem.1", (3, 4))
     assert torch.equal(nested.filters("wrap"), net.wrap.conv.weight.detach())
+    assert torch.equal(nested.grad_cam(x, "body", [0, 2]), nested.grad_cam(x, "body.0.1", [0, 2]))
+    assert torch.equal(nested.guided_grad_cam(x, "stem", 1), nested.guided_grad_cam(x, "stem.1", 1))
 
     occluded = occlusion_maps(nested, x, size=4, stride=4, layer="stem", channel=0)
     assert np.array_equal(occluded.activation, occlusion_maps(nested, x, size=4, stride=4, layer="stem.1",

@@ -9,16 +9,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import LayerError, ModelError
+from ..errors import CNNVizError, LayerError, ModelError
 from .model.capture import eval_mode, fast_layout, model_output, run_to
-from .model.layers import LayerInfo, LayerTable, discover_layers
+from .model.layers import LayerInfo, discover_table
 from .model.models import ModelSpec, load_model
 from .model.receptive_field import unit_field
+from .projection import class_evidence
 from .projection.projector import Position, Projector, UnitRequest, check_unit
+
+#: What :meth:`Explorer.default_layer` knows: the verb → how its default layer is chosen.
+_DEFAULT_LAYERS: dict[str, Callable[[list[LayerInfo]], LayerInfo]] = {
+    "grad_cam": class_evidence.grad_cam_layer,
+    "guided_grad_cam": class_evidence.grad_cam_layer,
+}
 
 
 class Explorer:
-    """Look inside a CNN: activations, projections (deconvnet / guided / gradient), receptive fields, predictions.
+    """Look inside a CNN: activations, projections (deconvnet / guided / gradient), class evidence (Grad-CAM,
+    guided Grad-CAM), receptive fields, predictions.
 
     Example::
 
@@ -32,6 +40,9 @@ class Explorer:
     it is; anything else (PIL image, numpy array, path, bytes) is read and preprocessed first. Results come back
     on the CPU as float32; the computation runs on the model's own device and dtype. The model is evaluated in
     eval mode and its flags are restored afterwards.
+
+    Wherever a layer name is taken, a name from :attr:`layer_names` or the name of any module the forward calls
+    (``"layer4"``, ``"features"``: a container selects the layer whose output it returns) works.
     """
 
     def __init__(
@@ -58,7 +69,7 @@ class Explorer:
         self.model = spec.model
         example = torch.zeros((1, *spec.input_shape), device=spec.device, dtype=spec.dtype)
         with eval_mode(self.model):
-            self._table = LayerTable(discover_layers(self.model, example))
+            self._table = discover_table(self.model, example)
         # Decide the model's memory layout now (a probe of two forwards), not in the middle of the user's first call.
         probe = torch.rand(example.shape, generator=torch.Generator().manual_seed(0)).to(example)
         fast_layout(self.model, probe)
@@ -76,8 +87,21 @@ class Explorer:
         return self._table.names
 
     def layer(self, name: str) -> LayerInfo:
-        """The :class:`LayerInfo` called ``name`` (``LayerError`` listing the closest names otherwise)."""
+        """The :class:`LayerInfo` called ``name`` (``LayerError`` listing the closest names otherwise).
+
+        ``name`` may also name a module that is not listed: a container or wrapper selects the layer whose output
+        it returns (ResNet's ``"layer4"`` → ``"layer4.1"``, VGG's ``"features"`` → its last pool), any other module
+        a layer of its own (not among :attr:`layers`). The info's ``name`` says which layer it is.
+        """
         return self._table[name]
+
+    def default_layer(self, verb: str = "grad_cam") -> str:
+        """The layer ``verb`` uses when none is given: for ``"grad_cam"`` / ``"guided_grad_cam"`` the last layer
+        with a spatial map."""
+        choose = _DEFAULT_LAYERS.get(verb)
+        if choose is None:
+            raise CNNVizError(f"no default layer for {verb!r}; verbs with one: {', '.join(_DEFAULT_LAYERS)}")
+        return choose(self._table.layers).name
 
     @property
     def first_conv(self) -> LayerInfo:
@@ -127,7 +151,8 @@ class Explorer:
         batch, single = self._batch(x)
         with eval_mode(self.model), torch.no_grad():
             captured, _ = run_to(self.model, batch, infos)
-        return {n: (captured[n][0] if single else captured[n]).to("cpu", torch.float32) for n in names}
+        return {n: (captured[info.name][0] if single else captured[info.name]).to("cpu", torch.float32)
+                for n, info in zip(names, infos)}
 
     # ---------------------------------------------------------------------------------------- projections
     def project(self, x: Any, layer: str, channel: int, position: Position = None, rule: str = "deconvnet",
@@ -167,6 +192,60 @@ class Explorer:
         requests = [u if isinstance(u, UnitRequest) else UnitRequest(*u) for u in units]
         with eval_mode(self.model):
             return self._projector.project(batch, requests, rule=rule, seed=seed, boxes=boxes)
+
+    # -------------------------------------------------------------------------------------- class evidence
+    def _class_evidence_inputs(self, x: Any, layer: str | None, verb: str) -> tuple[torch.Tensor, LayerInfo]:
+        batch, _ = self._batch(x)
+        if batch.shape[0] != 1:
+            raise ModelError(f"{verb} takes one image, not a batch of {batch.shape[0]}")
+        default = class_evidence.grad_cam_layer(self._table.layers)
+        info = default if layer is None else self.layer(layer)
+        class_evidence.check_layer(info, default)
+        return batch, info
+
+    def grad_cam(self, x: Any, layer: str | None, target: int | Sequence[int], *, upsample: bool = False,
+                 counterfactual: bool = False) -> torch.Tensor:
+        """Grad-CAM (Selvaraju et al. 2017): where in ``x`` the evidence for class ``target`` lies, seen at ``layer``.
+
+        ``ReLU(Σ_k α_k A^k)``, ``A`` the layer's output and ``α_k`` the spatial mean of the derivative of the class's
+        logit (before the softmax) with respect to map ``k`` (:mod:`~.projection.class_evidence`).
+
+        Args:
+            x: one image.
+            layer: any layer with a spatial map; ``None`` for :meth:`default_layer` ``("grad_cam")``.
+            target: a class index → ``Tensor[h, w]``; a list of them → ``Tensor[T, h, w]``, one map per class from
+                one forward and one batched backward pass (each equal to its own call).
+            upsample: the map at the input's size (bilinear, ``align_corners=False``) instead of the layer's.
+            counterfactual: negated gradients — what argues *against* the class (the paper's counterfactual
+                explanation).
+
+        Raises:
+            LayerError: a layer without a spatial map, or a class outside the model's classes.
+            ModelError: the model's output is not class scores (``[1, classes]``).
+        """
+        batch, info = self._class_evidence_inputs(x, layer, "grad_cam")
+        classes, single = class_evidence.class_list(target)
+        with eval_mode(self.model):
+            maps = class_evidence.grad_cam(self.model, batch, info, classes, upsample=upsample,
+                                           counterfactual=counterfactual)
+        maps = maps.to("cpu", torch.float32).contiguous()
+        return maps[0] if single else maps
+
+    def guided_grad_cam(self, x: Any, layer: str | None, target: int | Sequence[int]) -> torch.Tensor:
+        """Guided Grad-CAM (Selvaraju et al. 2017): guided backprop of class ``target``'s logit times its Grad-CAM
+        map at ``layer`` upsampled to the input (bilinear, ``align_corners=False``) — ``Tensor[C, H, W]``
+        (``[T, C, H, W]`` for a list of classes, one forward and batched backwards). ``layer=None``: the default.
+
+        Raises:
+            LayerError: a layer without a spatial map, or a class outside the model's classes.
+            ModelError: the model's output is not class scores (``[1, classes]``).
+        """
+        batch, info = self._class_evidence_inputs(x, layer, "guided_grad_cam")
+        classes, single = class_evidence.class_list(target)
+        with eval_mode(self.model):
+            maps = class_evidence.guided_grad_cam(self.model, batch, info, classes)
+        maps = maps.to("cpu", torch.float32).contiguous()
+        return maps[0] if single else maps
 
     # ------------------------------------------------------------------------------------ receptive fields
     def receptive_field(self, layer: str, position: tuple[int, ...] = (0, 0)) -> tuple[int, ...]:

@@ -17,6 +17,7 @@ not given — and refuses a dataset whose fingerprint changed since.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
@@ -193,6 +194,9 @@ class Exemplars:
         return list(self._tables)
 
     def _table(self, layer: str) -> dict[str, torch.Tensor]:
+        if layer not in self._tables and self._explorer is not None:
+            with contextlib.suppress(LayerError):  # a container's name selects a mined layer
+                layer = self._explorer.layer(layer).name
         if layer not in self._tables:
             raise LayerError(unknown_name("mined layer", layer, self._tables, listed_by=".layer_names"))
         return self._tables[layer]

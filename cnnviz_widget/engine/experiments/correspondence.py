@@ -120,7 +120,7 @@ def correspondence_analysis(
     def features(inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         with eval_mode(explorer.model), torch.no_grad():
             captured, _ = run_to(explorer.model, inputs.to(device, dtype), infos)
-        return {name: captured[name].to("cpu", torch.float32).flatten(1) for name in layers}
+        return {name: captured[info.name].to("cpu", torch.float32).flatten(1) for name, info in zip(layers, infos)}
 
     def masked(boxes: Sequence[Box]) -> torch.Tensor:
         out = batch.clone()

@@ -267,7 +267,7 @@ def invariance_curves(
             [explorer.first_conv.name, penultimate_layer(explorer, n_classes)]))
         infos = [explorer.layer(n) for n in names]
         captured, _ = run_to(model, canonical_x[None].to(device, dtype), infos)
-        reference = {n: captured[n].to("cpu", torch.float32).flatten(1) for n in names}
+        reference = {n: captured[info.name].to("cpu", torch.float32).flatten(1) for n, info in zip(names, infos)}
         ref_probs = torch.softmax(logits, dim=1)[0]
         target = chosen_target(target, ref_probs)
 
@@ -282,8 +282,8 @@ def invariance_curves(
                 for name, amount in chunk])
             captured, out = run_to(model, batch.to(device, dtype), infos, stop=False)
             probs = torch.softmax(model_output(out).to("cpu", torch.float32).flatten(1), dim=1)
-            dists = {n: torch.linalg.vector_norm(captured[n].to("cpu", torch.float32).flatten(1) - reference[n],
-                                                 dim=1) for n in names}
+            dists = {n: torch.linalg.vector_norm(captured[info.name].to("cpu", torch.float32).flatten(1) - reference[n],
+                                                 dim=1) for n, info in zip(names, infos)}
             for k in range(len(chunk)):
                 results.append(({n: float(dists[n][k]) for n in names}, float(probs[k, target]),
                                 int(torch.argmax(probs[k])), float(probs[k].max()),

@@ -78,6 +78,7 @@ def run_to(
     stop: bool = True,
     detach: bool = True,
     keep: Callable[[LayerInfo, torch.Tensor], Any] | None = None,
+    leaf: bool = False,
 ) -> tuple[dict[str, Any], Any]:
     """Forward ``x`` through ``model`` and return ``({layer name: output}, model output or None)``.
 
@@ -88,16 +89,22 @@ def run_to(
         keep: called as ``keep(info, output)`` inside the hook, and what it returns is stored instead of a copy
             of the output: a caller that only needs a reduction of each output (a per-channel maximum) computes
             it where the output is produced, before a later in-place op changes it, without keeping it.
+        leaf: the autograd graph starts at the (one) captured layer: its output is stored as a new leaf that
+            requires grad, and grad mode is switched on from there. Called under ``torch.no_grad()``, the forward
+            records nothing below the layer (ResNet-18's forward: ~1.4× faster on the CPU) and a backward pass
+            ends at the layer — all that a derivative with respect to the layer's output needs.
 
     Raises:
         LayerError: a requested layer did not run for this input (data-dependent control flow).
     """
+    if leaf and (detach or len(layers) != 1):
+        raise ValueError("leaf=True needs detach=False and exactly one layer")
     x = fast_layout(model, x)
     wanted: dict[str, dict[int, LayerInfo]] = {}
     for info in layers:
         wanted.setdefault(info.module_name, {})[info.call] = info
     named = dict(model.named_modules())
-    last = max(layers, key=lambda info: info.index) if layers else None
+    expected = len({info.name for info in layers})
     captured: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
 
@@ -114,12 +121,15 @@ def run_to(
             info = wanted[module_name].get(k)
             if info is None or not isinstance(output, torch.Tensor):
                 return None
+            if leaf:
+                output = output.detach().requires_grad_(True)
+                torch.set_grad_enabled(True)  # the caller's no_grad context restores the mode on exit
             if keep is not None:
                 captured[info.name] = keep(info, output.detach() if detach else output)
             else:
                 captured[info.name] = (output.detach().clone(memory_format=torch.contiguous_format) if detach
                                        else output)
-            if stop and info is last and len(captured) == len(layers):
+            if stop and len(captured) == expected:
                 raise _StopForward
             # Hand a copy downstream so later in-place ops cannot overwrite what we keep.
             return None if detach else output.clone()

@@ -7,10 +7,17 @@ maps), pooling, linear layers, and blocks (a fire module, a residual block) whos
 A module called more than once in a forward (ResNet reuses one ``ReLU`` per block) gets one layer per call,
 named ``"<module>#<k>"`` (k from 0). A block whose output *is* its last activation's output (a residual block
 ending in ReLU) is listed once, under the block's name.
+
+Names users bring from other tools are understood too: any module the forward calls selects the layer whose
+output it returns. A container (ResNet's ``"layer4"``, VGG's ``"features"``), a wrapper or an activation folded
+into its block resolves to that listed layer (``"layer4"`` → ``"layer4.1"``); a module whose output is no listed
+layer (DenseNet's final ``BatchNorm``, a dense block's concatenation) gets a layer of its own, reachable by name
+though not shown among the layers.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +31,12 @@ _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.CELU, nn.S
                 nn.Hardswish, nn.Mish, nn.Softplus, nn.Hardtanh, nn.Threshold, nn.RReLU)
 _POOLS = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd, nn.modules.pooling._AdaptiveAvgPoolNd,
           nn.modules.pooling._AdaptiveMaxPoolNd, nn.modules.pooling._LPPoolNd)
-_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def _plain_container(module: nn.Module) -> bool:
+    """A Sequential that only chains its children: its output is its last child's, listed there. (A container
+    subclass with a forward of its own — DenseNet's dense block concatenating its layers — makes a new tensor.)"""
+    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
 
 
 @dataclass(frozen=True)
@@ -118,10 +130,21 @@ def discover_layers(model: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
     Raises:
         ModelError: the model has no convolution, or fails on an input of this shape.
     """
+    return discover_table(model, example).layers
+
+
+def discover_table(model: nn.Module, example: torch.Tensor) -> LayerTable:
+    """Like :func:`discover_layers`, as a :class:`LayerTable` that also resolves the names of modules that are
+    not listed (containers, wrappers; see the module docstring).
+
+    Raises:
+        ModelError: the model has no convolution, or fails on an input of this shape.
+    """
     named = dict(model.named_modules())
     module_names = {id(m): n for n, m in named.items()}
     calls: list[_Call] = []
     counts: dict[str, int] = {}
+    alive: list[torch.Tensor] = []  # keeps ids unique: equal keys then mean the very same tensor
     tracer: FieldTracer | None = FieldTracer(example)
 
     def hook(module: nn.Module, _inputs: Any, output: Any) -> None:
@@ -131,6 +154,7 @@ def discover_layers(model: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
         k = counts.get(name, 0)
         counts[name] = k + 1
         if isinstance(output, torch.Tensor):
+            alive.append(output)
             geometry = tracer.geometry_of(output) if tracer is not None else None
             calls.append(_Call(name, k, len(calls), tuple(output.shape[1:]), (id(output), output._version), geometry))
 
@@ -144,6 +168,7 @@ def discover_layers(model: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
                 # A model the tracer cannot follow still gets its layers, without receptive fields.
                 calls.clear()
                 counts.clear()
+                alive.clear()
                 tracer = None
                 model(example)
     except Exception as exc:
@@ -154,6 +179,7 @@ def discover_layers(model: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
     finally:
         for h in handles:
             h.remove()
+        alive.clear()
 
     if not any(isinstance(m, nn.modules.conv._ConvNd) for m in named.values()):
         raise ModelError(
@@ -170,7 +196,7 @@ def discover_layers(model: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
         module = named[c.module_name]
         kind = _kind(module)
         if kind is None:
-            if isinstance(module, _CONTAINERS) or not any(True for _ in module.children()) or len(c.shape) < 3:
+            if _plain_container(module) or not any(True for _ in module.children()) or len(c.shape) < 3:
                 continue
             twins = [o for o in by_key[c.key] if o is not c and o.module_name.startswith(c.module_name + ".")
                      and _kind(named[o.module_name]) is not None]
@@ -182,29 +208,63 @@ def discover_layers(model: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
                                 label=_label(module, kind, c.shape), shape=c.shape, index=c.order,
                                 geometry=c.geometry))
     kept = [info for info in layers if (info.module_name, info.call) not in dropped]
-    result = []
-    for i, info in enumerate(kept):
-        name = f"{info.module_name}#{info.call}" if counts[info.module_name] > 1 else info.module_name
-        result.append(LayerInfo(name=name, module_name=info.module_name, call=info.call, kind=info.kind,
-                                label=info.label, shape=info.shape, index=i, geometry=info.geometry))
-    return result
+
+    def call_name(module_name: str, call: int) -> str:
+        return f"{module_name}#{call}" if counts[module_name] > 1 else module_name
+
+    result = [LayerInfo(name=call_name(info.module_name, info.call), module_name=info.module_name, call=info.call,
+                        kind=info.kind, label=info.label, shape=info.shape, index=i, geometry=info.geometry)
+              for i, info in enumerate(kept)]
+    return LayerTable(result, _aliases(calls, result, named, call_name))
+
+
+def _aliases(calls: list[_Call], listed: list[LayerInfo], named: dict[str, nn.Module],
+             call_name: Any) -> dict[str, LayerInfo]:
+    """Name → layer for every module call that is not listed: the listed layer that produced the very same tensor
+    (the outermost, when blocks nest), else a layer of its own for the call that first produced it (a ``"block"``:
+    every convolution, activation, pool and linear call is listed)."""
+    by_call = {(info.module_name, info.call): info for info in listed}
+    layer_of: dict[tuple[int, int], LayerInfo] = {}
+    first_of: dict[tuple[int, int], _Call] = {}
+    for c in calls:  # forward order: a later (enclosing) listed call overrides an inner one
+        first_of.setdefault(c.key, c)
+        if (c.module_name, c.call) in by_call:
+            layer_of[c.key] = by_call[(c.module_name, c.call)]
+    orders = [c.order for c in calls if (c.module_name, c.call) in by_call]
+    aliases: dict[str, LayerInfo] = {}
+    for c in calls:
+        if (c.module_name, c.call) in by_call:
+            continue
+        if c.key not in layer_of:
+            first = first_of[c.key]
+            layer_of[c.key] = LayerInfo(
+                name=call_name(first.module_name, first.call), module_name=first.module_name, call=first.call,
+                kind="block", label=_label(named[first.module_name], "block", first.shape), shape=first.shape,
+                index=bisect.bisect_left(orders, first.order), geometry=first.geometry)
+        aliases[call_name(c.module_name, c.call)] = layer_of[c.key]
+    return aliases
 
 
 class LayerTable:
-    """Name → :class:`LayerInfo`, with helpful errors."""
+    """Name → :class:`LayerInfo`, with helpful errors.
 
-    def __init__(self, layers: list[LayerInfo]) -> None:
+    ``layers`` are the layers worth showing; ``aliases`` name the modules that are not listed (a container, a
+    wrapper) by the layer they produce — see the module docstring. Looking a name up tries both.
+    """
+
+    def __init__(self, layers: list[LayerInfo], aliases: dict[str, LayerInfo] | None = None) -> None:
         self.layers = layers
         self._by_name = {info.name: info for info in layers}
+        self.aliases = {name: info for name, info in (aliases or {}).items() if name not in self._by_name}
 
     def __getitem__(self, name: str) -> LayerInfo:
-        try:
-            return self._by_name[name]
-        except KeyError:
-            raise LayerError(unknown_name("layer", str(name), self._by_name)) from None
+        info = self._by_name.get(name) or self.aliases.get(name)
+        if info is None:
+            raise LayerError(unknown_name("layer", str(name), [*self._by_name, *self.aliases]))
+        return info
 
     def __contains__(self, name: object) -> bool:
-        return name in self._by_name
+        return name in self._by_name or name in self.aliases
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.layers)

@@ -78,7 +78,7 @@ class ModelSpec:
             for key, tensor in self.model.state_dict().items():
                 digest.update(key.encode())
                 digest.update(str(tuple(tensor.shape)).encode() + str(tensor.dtype).encode())
-                digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
+                digest.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
             describe = getattr(self.preprocess, "describe", None)
             digest.update((describe() if callable(describe) else repr(self.preprocess)).encode())
             self._fingerprint = digest.hexdigest()[:32]

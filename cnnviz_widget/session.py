@@ -136,10 +136,18 @@ class Session:
 
 
 def check_layer(explorer: Explorer, name: str) -> str:
-    """``name`` if it is a layer of ``explorer``; else a ``LayerError`` listing the closest names."""
-    if name not in explorer.layer_names:
-        raise LayerError(unknown_name("layer", name, explorer.layer_names, listed_by="w.explorer.layer_names"))
-    return name
+    """The listed layer ``name`` selects: itself, or the layer a container's name stands for (ResNet's ``"layer4"``
+    → ``"layer4.1"``); else a ``LayerError`` listing the closest names."""
+    if name in explorer.layer_names:
+        return name
+    try:
+        resolved = explorer.layer(name).name
+    except LayerError:
+        raise LayerError(unknown_name("layer", name, explorer.layer_names, listed_by="w.explorer.layer_names")) from None
+    if resolved not in explorer.layer_names:
+        raise LayerError(f"{name!r} is the output of {resolved!r}, which the widget does not list (not a convolution, "
+                         "activation, pooling, linear layer or block) — choose a listed layer: w.explorer.layer_names")
+    return resolved
 
 
 def check_channel(explorer: Explorer, layer: str, channel: int) -> int:

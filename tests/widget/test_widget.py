@@ -324,3 +324,17 @@ def test_default_widget_runs_offline_on_squeezenet_and_the_sample_photos():
     expected = encode.filter_sheet(weights.flip(1), "RGB")
     assert v.filters["png"] == expected.png
     assert len(v.atlas["png"]) < 500_000
+
+
+def test_a_container_name_selects_the_layer_it_stands_for():
+    """Names copied from Grad-CAM code and feature extraction (ResNet's "layer2") select their last block."""
+    import torchvision
+
+    with pytest.warns(UserWarning, match="no preprocess given"):
+        w = CNNViz(torchvision.models.resnet18().eval(), layer="layer4", image=Image.new("RGB", (64, 64)))
+    assert w.layer == "layer4.1"
+    w.layer = "layer2"
+    assert w.layer == "layer2.1"
+    with pytest.raises(LayerError, match="unknown layer 'layer9'; closest"):
+        w.layer = "layer9"
+    assert w.layer == "layer2.1"

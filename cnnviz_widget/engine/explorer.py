@@ -86,6 +86,12 @@ class Explorer:
         """Dotted names of the layers worth showing, in forward order."""
         return self._table.names
 
+    @property
+    def stages(self) -> list[LayerInfo]:
+        """The model's stages — its outermost convolutions, blocks and linear layers, in forward order: the layers a
+        tour of the network steps through (SqueezeNet: conv1, fire2…fire9, conv10). See ``LayerTable.stages``."""
+        return self._table.stages
+
     def layer(self, name: str) -> LayerInfo:
         """The :class:`LayerInfo` called ``name`` (``LayerError`` listing the closest names otherwise).
 

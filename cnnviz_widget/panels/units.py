@@ -7,7 +7,8 @@ card, filters grid, webcam, unit download):
 * **Results** — each a dict that may carry ``bytes`` (binary buffers):
 
   - ``model_info``: ``{name, source, pretrained, input_shape, classes, first_conv}``.
-  - ``layers``: ``[{name, kind, label, shape}, ...]`` in forward order.
+  - ``layers``: ``[{name, kind, label, shape, stage}, ...]`` in forward order (``stage``: one of the model's
+    stages, which the layer picker lists by default).
   - ``picture``: ``{id, name, png, size: [H, W], predictions: [{index, label, probability}, ...]}`` — the image
     as the model sees it; ``id`` increases with every new image.
   - ``atlas``: ``{image, layer, png, count, tile: [h, w], cols, signed, downscale, stats, stats_columns}`` —

@@ -54,8 +54,11 @@ def model_info_state(explorer: Explorer) -> dict[str, Any]:
 
 
 def layers_state(explorer: Explorer) -> list[dict[str, Any]]:
-    """``layers``: every layer worth showing, in forward order."""
-    return [{"name": i.name, "kind": i.kind, "label": i.label, "shape": list(i.shape)} for i in explorer.layers]
+    """``layers``: every layer worth showing, in forward order; ``stage`` marks the model's stages (the picker's
+    default list, :attr:`~cnnviz_widget.engine.Explorer.stages`)."""
+    stages = {info.name for info in explorer.stages}
+    return [{"name": i.name, "kind": i.kind, "label": i.label, "shape": list(i.shape), "stage": i.name in stages}
+            for i in explorer.layers]
 
 
 def filters_state(explorer: Explorer, channel_order: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ export function createContext(model, root) {
     model,
     root,
     /** View-local state (not shared with other views or the kernel). */
-    state: { uploading: false },
+    state: { uploading: false, allLayers: false },
     /**
      * Listen to model events (space-separated), removed when the view goes.
      * @param {string} events

@@ -60,7 +60,9 @@ def test_tiles_layers_and_model_text_render_as_text(harness, tiny_widget, page):
     wait_painted(page, key(tiny_widget))
     assert page.locator("[data-testid=unit-tile]").count() == 4
     options = page.locator("[data-testid=layer-select] option").all_inner_texts()
-    assert options[0] == "0 — conv 3×3 · 4×16×16" and len(options) == len(tiny_widget.layers)
+    stages = [layer["name"] for layer in tiny_widget.layers if layer["stage"]]
+    assert stages == ["0", "3", "7"]  # the convolutions and the linear layer; not the ReLUs and pools
+    assert options == ["1 · 0 — conv 3×3 · 4×16×16", "2 · 3 — conv 3×3 · 6×8×8", "3 · 7 — linear 6→3 · 3"]
     labels = page.locator("[data-testid=prediction] .cnnviz-prediction-label").all_inner_texts()
     assert sorted(labels) == sorted(TINY_LABELS)  # markup in class names is shown, never parsed
     assert page.locator(".cnnviz-root b, .cnnviz-root img, .cnnviz-root script").count() == 0
@@ -248,11 +250,16 @@ def test_keyboard_moves_between_units_and_layers(harness, tiny_widget, page):
     page.keyboard.press("ArrowUp")
     assert harness.answer()["saved"] == [{"channel": 0}]
     page.keyboard.press("ArrowUp")  # the top edge: nothing happens
-    page.keyboard.press("PageDown")
-    assert harness.answer()["saved"] == [{"layer": "4"}]
+    page.keyboard.press("PageDown")  # to the next stage: the linear layer, past the ReLU and the pool
+    assert harness.answer()["saved"] == [{"layer": "7"}]
     page.keyboard.press("PageUp")
     assert harness.answer()["saved"] == [{"layer": "3"}]
     wait_painted(page, key(tiny_widget))
+    page.check("[data-testid=layer-all]")  # every layer, on demand
+    assert page.locator("[data-testid=layer-select] option").count() == len(tiny_widget.layers)
+    page.focus(".cnnviz-root")
+    page.keyboard.press("PageDown")
+    assert harness.answer()["saved"] == [{"layer": "4"}]
 
 
 def test_layer_picker_and_filters_select(harness, tiny_widget, page):

@@ -79,7 +79,9 @@ def test_unknown_keywords_raise_type_error_listing_the_valid_ones():
 
 def test_defaults_describe_the_model_and_select_the_first_convolution(w):
     assert [layer["name"] for layer in w.layers] == ["0", "1", "2", "3", "4", "6"]
-    assert w.layers[0] == {"name": "0", "kind": "conv", "label": "conv 1×1 · 4×8×8", "shape": [4, 8, 8]}
+    assert w.layers[0] == {"name": "0", "kind": "conv", "label": "conv 1×1 · 4×8×8", "shape": [4, 8, 8],
+                           "stage": True}
+    assert [layer["name"] for layer in w.layers if layer["stage"]] == ["0", "2", "6"]  # convolutions and fc
     assert (w.layer, w.channel, w.position, w.rule, w.sort_by) == ("0", 0, "max", "deconvnet", "channel")
     assert w.model_info == {"name": "Sequential", "source": "user module", "pretrained": True,
                             "input_shape": [3, 8, 8], "classes": 3, "first_conv": "0"}

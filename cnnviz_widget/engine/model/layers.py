@@ -31,6 +31,8 @@ _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.CELU, nn.S
                 nn.Hardswish, nn.Mish, nn.Softplus, nn.Hardtanh, nn.Threshold, nn.RReLU)
 _POOLS = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd, nn.modules.pooling._AdaptiveAvgPoolNd,
           nn.modules.pooling._AdaptiveMaxPoolNd, nn.modules.pooling._LPPoolNd)
+#: Kinds of layer that can be a stage of the model (:attr:`LayerTable.stages`).
+STAGE_KINDS = ("conv", "block", "linear")
 
 
 def _plain_container(module: nn.Module) -> bool:
@@ -275,3 +277,13 @@ class LayerTable:
     @property
     def names(self) -> list[str]:
         return [info.name for info in self.layers]
+
+    @property
+    def stages(self) -> list[LayerInfo]:
+        """The model's stages, in forward order: its outermost convolutions, blocks and linear layers — every listed
+        layer of those kinds that is not inside a listed block (SqueezeNet: conv1, the eight fire modules, conv10;
+        ResNet: conv1, each residual block, fc; AlexNet/VGG: each convolution and linear layer). Activations and
+        pooling are never stages: they re-express the map before them."""
+        blocks = [info.module_name + "." for info in self.layers if info.kind == "block"]
+        return [info for info in self.layers if info.kind in STAGE_KINDS
+                and not any(info.module_name.startswith(prefix) for prefix in blocks)]

@@ -32,6 +32,29 @@ export function moveInGrid(order, channel, key, cols) {
 }
 
 /**
+ * The layers the picker lists and PageUp/PageDown steps through: the model's stages (layers marked `stage`), or
+ * every layer when `all` (or when no layer is marked) — always with the current layer, so the selection stays listed.
+ * @param {Array<{name: string, stage?: boolean}>} layers  in forward order
+ * @param {string} current
+ * @param {boolean} all
+ */
+export function shownLayers(layers, current, all) {
+  if (all || !layers.some((l) => l.stage)) return layers;
+  return layers.filter((l) => l.stage || l.name === current);
+}
+
+/**
+ * Each stage's number, from 1 in forward order (the paper's "layer 1 … layer 5" on a ZF-like net).
+ * @param {Array<{name: string, stage?: boolean}>} layers
+ * @returns {Map<string, number>}
+ */
+export function stageNumbers(layers) {
+  const out = new Map();
+  for (const layer of layers) if (layer.stage) out.set(layer.name, out.size + 1);
+  return out;
+}
+
+/**
  * The layer PageUp/PageDown moves to, or null.
  * @param {string[]} names  layer names in forward order
  * @param {string} layer

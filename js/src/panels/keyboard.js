@@ -1,5 +1,6 @@
-// Keyboard navigation on the widget: ←/→/↑/↓ move between units of the grid, PgUp/PgDn between layers.
-import { moveInGrid, moveLayer, renderedColumns } from "../lib/layout.js";
+// Keyboard navigation on the widget: ←/→/↑/↓ move between units of the grid, PgUp/PgDn between the layers the
+// picker lists (the stages, or every layer when its "all" switch is on).
+import { moveInGrid, moveLayer, renderedColumns, shownLayers } from "../lib/layout.js";
 
 const KEYS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "PageUp", "PageDown"]);
 
@@ -15,7 +16,8 @@ export function keyboard(ctx, grid) {
     if (target && ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName)) return;
     let moved = false;
     if (event.key === "PageUp" || event.key === "PageDown") {
-      const next = moveLayer((model.get("layers") ?? []).map((l) => l.name), model.get("layer"), event.key);
+      const layers = shownLayers(model.get("layers") ?? [], model.get("layer"), ctx.state.allLayers);
+      const next = moveLayer(layers.map((l) => l.name), model.get("layer"), event.key);
       if (next) {
         ctx.select({ layer: next });
         moved = true;

@@ -94,3 +94,36 @@ def test_grayscale_model():
     assert [info.shape for info in ex.layers] == [(6, 24, 24), (6, 24, 24), (6, 12, 12), (8, 10, 10), (8, 10, 10)]
     assert ex.filters().shape == (6, 1, 5, 5)
     assert ex.receptive_field("4", (0, 0)) == (0, 0, 10, 10)
+
+
+def test_stages_are_the_outermost_convolutions_blocks_and_linear_layers(squeezenet):
+    """The layers a tour steps through: SqueezeNet's conv1, its eight fire modules and conv10; ResNet's conv1, each
+    residual block and fc; AlexNet's convolutions and linear layers. Activations and pools are never stages."""
+    assert [s.name for s in squeezenet.stages] == [
+        "features.0", "features.3", "features.4", "features.6", "features.7", "features.9", "features.10",
+        "features.11", "features.12", "classifier.1"]
+    resnet = Explorer(load_model("resnet18", weights=None))
+    assert [s.name for s in resnet.stages] == [
+        "conv1", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1", "fc"]
+    alexnet = Explorer(load_model("alexnet", weights=None))
+    assert [s.name for s in alexnet.stages] == [
+        "features.0", "features.3", "features.6", "features.8", "features.10", "classifier.1", "classifier.4",
+        "classifier.6"]
+
+
+def test_a_stage_is_never_inside_a_block():
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv2d(4, 4, 3, padding=1)
+            self.b = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.b(torch.relu(self.a(x)))) + x
+
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), Block(), nn.MaxPool2d(2), Block(), nn.Flatten(),
+                        nn.LazyLinear(3))
+    net(torch.zeros(1, 1, 10, 10))
+    ex = Explorer(net.eval(), preprocess=ImagePreprocess(size=10, resize=None, mean=(0.0,), std=(1.0,),
+                                                         channel_order="L"))
+    assert [(s.name, s.kind) for s in ex.stages] == [("0", "conv"), ("2", "block"), ("4", "block"), ("6", "linear")]

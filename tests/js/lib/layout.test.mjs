@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { downscaleSize, fieldBox, moveInGrid, moveLayer, positionAt, renderedColumns, tileDisplaySize, tileOrder }
+import { downscaleSize, fieldBox, moveInGrid, moveLayer, positionAt, renderedColumns, shownLayers, stageNumbers, tileDisplaySize, tileOrder }
   from "../../../js/src/lib/layout.js";
 
 test("tiles sort by channel or by strength (ties by channel)", () => {
@@ -55,4 +55,15 @@ test("uploads downscale to the longest side, never up", () => {
   assert.deepEqual(downscaleSize(4000, 3000, 1024), { width: 1024, height: 768 });
   assert.deepEqual(downscaleSize(300, 200, 1024), { width: 300, height: 200 });
   assert.deepEqual(downscaleSize(5000, 10, 1024), { width: 1024, height: 2 });
+});
+
+test("the picker lists the stages, the current layer, or every layer on demand", () => {
+  const layers = [{ name: "c1", stage: true }, { name: "r1" }, { name: "b2", stage: true }, { name: "b2.x" },
+    { name: "fc", stage: true }];
+  assert.deepEqual(shownLayers(layers, "c1", false).map((l) => l.name), ["c1", "b2", "fc"]);
+  assert.deepEqual(shownLayers(layers, "r1", false).map((l) => l.name), ["c1", "r1", "b2", "fc"]);
+  assert.deepEqual(shownLayers(layers, "c1", true).map((l) => l.name), ["c1", "r1", "b2", "b2.x", "fc"]);
+  assert.equal(shownLayers([{ name: "a" }, { name: "b" }], "a", false).length, 2); // no stage marked: all
+  assert.equal(moveLayer(shownLayers(layers, "r1", false).map((l) => l.name), "r1", "PageDown"), "b2");
+  assert.deepEqual([...stageNumbers(layers)], [["c1", 1], ["b2", 2], ["fc", 3]]);
 });

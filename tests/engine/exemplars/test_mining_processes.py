@@ -126,3 +126,26 @@ def test_cli_errors_name_the_fix(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["mine", "--out", str(tmp_path / "c")])  # --data is required
     assert "--data" in capsys.readouterr().err
+
+
+def test_cli_mines_your_own_module_by_factory_name(tmp_path, monkeypatch, capsys):
+    """`cnnviz mine --model package.module:factory` — the widget then opens the cache with the same model."""
+    (tmp_path / "mynets_cli").mkdir()
+    (tmp_path / "mynets_cli" / "__init__.py").write_text(
+        "import torch\nfrom torch import nn\n\n\ndef make():\n    torch.manual_seed(5)\n"
+        "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = _photos(tmp_path / "photos")
+    with pytest.warns(UserWarning, match="no preprocess given"):
+        assert main(["mine", "--model", "mynets_cli:make", "--input-size", "32", "--layers", "0", "--data", str(data),
+                     "--out", str(tmp_path / "cache"), "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 10
+    import mynets_cli
+
+    from cnnviz_widget import ImagePreprocess, load_model
+
+    with pytest.warns(UserWarning, match="no preprocess given"):
+        spec = load_model(mynets_cli.make(), input_size=32)
+    assert isinstance(spec.preprocess, ImagePreprocess)
+    result = Exemplars.load(tmp_path / "cache", model=spec)
+    assert result.images == 10 and result.layer_names == ["0"]

@@ -204,3 +204,64 @@ def test_unknown_layer_and_bad_units_are_clear_errors(default):
         ex.project(x, "features.3", 128)
     with pytest.raises(LayerError, match=r"position \(56, 0\) is outside layer 'features.3', whose map is 56×56"):
         ex.project(x, "features.3", 5, (56, 0))
+
+
+# ---------------------------------------------------------------------------------------- your own model by name
+_FACTORY_SOURCE = '''
+import torch
+from torch import nn
+
+import cnnviz_widget
+
+
+def make_net():
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 2))
+
+
+def make_spec():
+    pre = cnnviz_widget.ImagePreprocess(size=12, resize=None, mean=(0.5,), std=(0.5,), channel_order="L")
+    return cnnviz_widget.load_model(make_net(), preprocess=pre, labels=["no", "yes"], name="tiny")
+
+
+NOT_A_MODEL = 42
+'''
+
+
+@pytest.fixture
+def factory_package(tmp_path, monkeypatch):
+    (tmp_path / "mynets").mkdir()
+    (tmp_path / "mynets" / "__init__.py").write_text(_FACTORY_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "mynets"
+
+
+def test_a_factory_by_name_gives_the_module_with_its_preprocess(factory_package):
+    spec = load_model(f"{factory_package}:make_spec")
+    assert (spec.name, spec.labels, spec.input_shape) == ("tiny", ["no", "yes"], (1, 12, 12))
+    with pytest.warns(UserWarning, match="no preprocess given"):
+        plain = load_model(f"{factory_package}:make_net", input_size=20)
+    assert plain.name == "make_net" and plain.input_shape == (1, 20, 20) and not plain.model.training
+    assert torch.equal(plain.model[0].weight, spec.model[0].weight)  # the factory ran (seeded)
+    with pytest.raises(ModelError, match="gave a int, not an nn.Module"):
+        load_model(f"{factory_package}:NOT_A_MODEL")
+    with pytest.raises(ModelError, match="cannot load 'mynets:nope'.*factory\\(\\) returns an nn.Module"):
+        load_model(f"{factory_package}:nope")
+
+
+def test_a_module_saved_whole_loads_and_a_state_dict_or_torchscript_names_the_fix(tmp_path, factory_package):
+    import mynets
+
+    net = mynets.make_net().eval()
+    torch.save(net, tmp_path / "whole.pt")
+    with pytest.warns(UserWarning, match="no preprocess given"):
+        spec = load_model(str(tmp_path / "whole.pt"), input_size=16)
+    assert spec.name == "whole" and torch.equal(spec.model[4].weight, net[4].weight)
+    torch.save(net.state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(ModelError, match="holds a state dict, not a model — name its architecture"):
+        load_model(str(tmp_path / "weights.pt"))
+    with pytest.warns(FutureWarning):
+        scripted = torch.jit.script(net)
+    torch.jit.save(scripted, tmp_path / "scripted.pt")
+    with pytest.raises(ModelError, match="TorchScript archive: its modules cannot be hooked"):
+        load_model(str(tmp_path / "scripted.pt"))

@@ -19,7 +19,7 @@ The protocol with the front end (``js/src/``), in one place:
     it), *stamped* with the request it answers: the front end paints it only when the stamp equals the current
     selection, so stale answers to rapid clicks are dropped.
   - ``filters``: the first convolution's weights (:class:`.encode.FilterSheet`) plus ``layer``.
-  - ``gallery``: ``{names, png, tile, cols}`` — thumbnails of the sample photos.
+  - ``gallery``: ``{names, png, tile, cols}`` — thumbnails of the gallery images (default: the demo image pool).
   - ``top9``, ``layer_atlas``, ``mining``: the dataset exemplars (the paper's Figure 2): the selected unit's
     top-9, a page of the layer atlas (selected by ``layer_atlas_open`` and ``layer_atlas_page``), and where they
     come from — see :mod:`.exemplar_panels`, which also answers the commands ``exemplar`` and ``mining``.
@@ -57,7 +57,7 @@ from torch import nn
 from . import encode
 from .engine import DEFAULT_MODEL, RULES, Explorer, ModelSpec, load_image, load_model
 from .engine.exemplars.results import Exemplars
-from .engine.model.samples import sample_photos
+from .engine.model.pool import image_pool
 from .errors import CNNVizError, ImageError, LayerError, unknown_name
 from .exemplar_panels import ExemplarPanels
 from .experiment_panels import ExperimentPanels
@@ -139,7 +139,7 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
         channel, position, rule: the unit selected first (see the traits).
         preprocess, labels: passed to :func:`~cnnviz_widget.load_model` for an ``nn.Module``.
         gallery: images offered in the gallery (paths, PIL images or ``(name, image)`` pairs); default: the
-            sample photos that ship with the installed packages.
+            demo image pool (:func:`~cnnviz_widget.engine.model.pool.image_pool`).
         exemplars: dataset exemplars to show (a cache folder written by ``cnnviz mine``, or a mined result);
             see :meth:`load_exemplars`, and :meth:`mine` to mine them from the widget.
 
@@ -344,7 +344,7 @@ class CNNViz(ExperimentPanels, ExemplarPanels, anywidget.AnyWidget):
     @staticmethod
     def _load_gallery(gallery: Sequence[Any] | None) -> list[tuple[str, Image.Image]]:
         if gallery is None:
-            sources = [(photo.name, photo.path) for photo in sample_photos()]
+            sources = [(photo.name, photo.path) for photo in image_pool()]
         else:
             sources = [item if isinstance(item, tuple) else (_default_name(item) if isinstance(item, (str, Path))
                                                              else f"image {i}", item)

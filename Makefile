@@ -20,12 +20,14 @@ help:
 	@echo "make bench  run the performance scripts in bench/ (prints ratios)"
 
 ## ---------------------------------------------------------------- setup
-# System packages: Debian's Chromium (browser tests) and the Fashion-MNIST files (train-your-own notebook).
+# System packages: Debian's Chromium (browser tests), the Fashion-MNIST files (train-your-own notebook) and the
+# photo cut-outs of the demo image pool (tuxpaint-stamps-default).
 $(STAMPS)/sysdeps:
 	@mkdir -p $(STAMPS)
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -d /usr/share/datasets/fashion-mnist ] || missing="$$missing dataset-fashion-mnist"; \
+	[ -d /usr/share/tuxpaint/stamps ] || missing="$$missing tuxpaint-stamps-default"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -18,7 +18,15 @@ How values become pixels (the choices, stated once):
   three colour channels (so hue is kept), ``s`` being the 99.5th percentile of ``|p|``: a handful of extreme
   pixels would otherwise wash the rest out to flat gray. Values beyond ``s`` are clipped. A unit at one location
   is shown (and normalised) on its receptive field only, widened to at least 24 px (:func:`crop_box`), beside
-  the same patch of the image, as the paper pairs projections with patches.
+  the same patch of the image, as the paper pairs projections with patches. That is the ``raw`` display;
+  :func:`projection_display` also makes the Deep Visualization Toolbox's other three (Yosinski et al. 2015), each
+  with the same robust scale ``s`` (the 99.5th percentile of what is shown, not the maximum): ``gray``, the mean
+  of the channels ``m``, ``pixel = 128 + 127 · m / s`` in all three channels (colour speckle, the channels'
+  disagreeing signs, gone); ``norm``, the length of each pixel's channel vector ``n = ‖p‖``, ``pixel =
+  255 · n / s`` from black (no sign: where the signal is, not which way); ``blurred_norm``, ``n`` blurred by a
+  Gaussian of σ = 4 input pixels (:data:`BLUR_SIGMA`, the toolbox's default) over the whole input before the crop,
+  then shown as ``norm``. :func:`central_box` narrows a field to its central part, where a deep unit's projection
+  lies.
 * **Layer-1 filters** are centred on gray per filter (``128 + 127 · w / max|w|``), put in RGB order (Caffe
   models store BGR), and scaled up with nearest-neighbour so a 3×3 filter stays a crisp 3×3 block of colour.
 """
@@ -38,8 +46,9 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 __all__ = [
-    "COLORMAPS", "Atlas", "FilterSheet", "activation_atlas", "activation_map", "channel_stats", "class_map",
-    "colorize", "colormap_lut", "crop_box", "encode_codes", "exemplar_tiles", "filter_sheet", "fit_picture", "png",
+    "BLUR_SIGMA", "COLORMAPS", "PROJECTION_DISPLAYS", "Atlas", "FilterSheet", "activation_atlas", "activation_map",
+    "central_box", "channel_stats", "class_map", "colorize", "colormap_lut", "crop_box", "encode_codes",
+    "exemplar_tiles", "filter_sheet", "fit_picture", "gaussian_blur", "png", "projection_display",
     "projection_pixels", "raw", "sheet_tiles", "shrunk", "thumbnail_sheet", "to_pil", "unit_card", "value_map",
 ]
 
@@ -294,6 +303,94 @@ def projection_pixels(projection: torch.Tensor, channel_order: str = "RGB", quan
         return np.full((*p.shape[1:], 3), SIGNED_ZERO, dtype=np.uint8)
     pixels = SIGNED_ZERO + np.round(127.0 * np.clip(p / scale, -1.0, 1.0))
     return _rgb_order(pixels, channel_order).transpose(1, 2, 0).astype(np.uint8)
+
+
+#: How a projection can be shown (:func:`projection_display`): the Deep Visualization Toolbox's four display modes.
+PROJECTION_DISPLAYS = ("raw", "gray", "norm", "blurred_norm")
+#: σ of the ``blurred_norm`` display, in input pixels: the toolbox's ``caffevis_grad_norm_blur_radius``.
+BLUR_SIGMA = 4.0
+
+
+def central_box(field: Sequence[int], fraction: float) -> list[int]:
+    """The central part of a box ``(top, left, bottom, right)``: ``fraction`` of its height and width (rounded, at
+    least 1 px), same centre (rounded down where it cannot be exact). Pass the result to :func:`crop_box`.
+
+    A deep unit's projection falls mostly in the middle of its theoretical receptive field (the *effective*
+    receptive field is much smaller, Luo et al. 2016), so a crop to its central part shows the projection larger.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], not {fraction!r}")
+    out = []
+    for lo, hi in ((field[0], field[2]), (field[1], field[3])):
+        side = max(1, round((hi - lo) * fraction))
+        start = int(lo) + (int(hi - lo) - side) // 2
+        out.append((start, start + side))
+    (top, bottom), (left, right) = out
+    return [top, left, bottom, right]
+
+
+def gaussian_blur(values: np.ndarray, sigma: float) -> np.ndarray:
+    """``[H, W]`` values blurred by a Gaussian: the separable kernel ``exp(−t² / 2σ²)`` for ``|t| ≤ ceil(4σ)``,
+    normalised to sum 1, the border mirrored without repeating the edge pixel (OpenCV's default, which the Deep
+    Visualization Toolbox used). Returns ``float64 [H, W]``."""
+    a = np.asarray(values, dtype=np.float64)
+    if sigma <= 0:
+        return a.copy()
+    radius = math.ceil(4 * sigma)
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-t * t / (2 * sigma * sigma))
+    kernel /= kernel.sum()
+    padded = np.pad(a, radius, mode="reflect") if min(a.shape) > 1 else np.pad(a, radius, mode="edge")
+    rows = np.lib.stride_tricks.sliding_window_view(padded, kernel.size, axis=0) @ kernel
+    return np.lib.stride_tricks.sliding_window_view(rows, kernel.size, axis=1) @ kernel
+
+
+def _robust_scale(magnitude: np.ndarray, quantile: float) -> float:
+    """The value shown at full contrast: the ``quantile`` of ``magnitude``, its maximum where that is zero."""
+    scale = float(np.quantile(magnitude, quantile)) if quantile < 1.0 else float(magnitude.max())
+    return scale if scale > 0 else float(magnitude.max())
+
+
+def projection_display(projection: torch.Tensor, mode: str = "raw", channel_order: str = "RGB",
+                       quantile: float = 0.995, box: Sequence[int] | None = None,
+                       sigma: float = BLUR_SIGMA) -> np.ndarray:
+    """A projection as an H×W×3 ``uint8`` picture in one of the display modes of the module docstring.
+
+    Args:
+        projection: the engine's ``Explorer.project`` result, ``[C,H,W]`` in the model's input space.
+        mode: ``"raw"`` (:func:`projection_pixels`, colour centred on gray), ``"gray"``, ``"norm"`` or
+            ``"blurred_norm"`` (:data:`PROJECTION_DISPLAYS`).
+        channel_order: the model's input channel order (``"RGB"``, ``"BGR"`` or ``"L"``); only ``raw`` has colour.
+        quantile: which quantile of what is shown maps to full contrast (1.0: the maximum).
+        box: ``(top, left, bottom, right)``: show (and normalise) only this part; ``blurred_norm`` blurs the whole
+            projection first, so the crop's border is not blurred against nothing.
+        sigma: the blur of ``blurred_norm``, in input pixels.
+
+    Raises:
+        ValueError: an unknown ``mode``.
+    """
+    if mode not in PROJECTION_DISPLAYS:
+        raise ValueError(f"unknown projection display {mode!r}; choose one of {', '.join(PROJECTION_DISPLAYS)}")
+    if mode == "raw":
+        return projection_pixels(projection, channel_order, quantile, box)
+    p = projection.detach().to("cpu", torch.float64).numpy()
+    if mode == "gray":
+        values = p.mean(axis=0)
+    else:
+        values = np.sqrt((p * p).sum(axis=0))
+        if mode == "blurred_norm":
+            values = gaussian_blur(values, sigma)
+    if box is not None:
+        top, left, bottom, right = (int(v) for v in box)
+        values = values[top:bottom, left:right]
+    scale = _robust_scale(np.abs(values), quantile)
+    if scale <= 0:  # an all-zero projection (a silent unit): gray, or black without a sign
+        return np.full((*values.shape, 3), SIGNED_ZERO if mode == "gray" else 0, dtype=np.uint8)
+    if mode == "gray":
+        pixels = SIGNED_ZERO + np.round(127.0 * np.clip(values / scale, -1.0, 1.0))
+    else:
+        pixels = np.round(255.0 * np.clip(values / scale, 0.0, 1.0))
+    return np.repeat(pixels.astype(np.uint8)[..., None], 3, axis=2)
 
 
 # ----------------------------------------------------------------------------------------------------- filters

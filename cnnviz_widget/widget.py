@@ -96,8 +96,8 @@ class CNNViz(anywidget.AnyWidget):
         layer: the layer shown first (default: the first convolution).
         channel, position, rule: the unit selected first (see the traits).
         preprocess, labels: passed to :func:`~cnnviz_widget.load_model` for an ``nn.Module``.
-        gallery: images offered in the gallery (paths, PIL images or ``(name, image)`` pairs); default: the
-            sample photos that ship with the installed packages.
+        gallery: images offered in the gallery (paths, PIL images or ``(name, image)`` pairs); default: 64 photos
+            of the demo image pool (:func:`~cnnviz_widget.engine.model.pool.gallery_photos`).
         exemplars: dataset exemplars to show (a cache folder written by ``cnnviz mine``, or a mined result);
             see :meth:`load_exemplars`, and :meth:`mine` to mine them from the widget.
 

@@ -176,6 +176,85 @@ def test_crop_box(field, size, expected):
     assert encode.crop_box(field, size) == expected
 
 
+def _kernel(sigma):
+    t = np.arange(-np.ceil(4 * sigma), np.ceil(4 * sigma) + 1)
+    k = np.exp(-t * t / (2 * sigma * sigma))
+    return k / k.sum()
+
+
+def test_gaussian_blur_is_the_separable_kernel_with_mirrored_borders():
+    k = _kernel(2.0)  # radius 8
+    delta = np.zeros((41, 41))
+    delta[20, 20] = 1.0
+    out = encode.gaussian_blur(delta, 2.0)
+    assert np.array_equal(out[12:29, 12:29], np.outer(k, k)) and out.sum() == pytest.approx(1.0)
+    # σ = 0.5 (radius 2) on a 3×3 corner delta: mirroring without repeating the edge sends row/column 4 of the
+    # padding back onto index 0, so out[2, 0] gathers the kernel's two tails.
+    k = _kernel(0.5)
+    corner = np.zeros((3, 3))
+    corner[0, 0] = 1.0
+    out = encode.gaussian_blur(corner, 0.5)
+    assert out[0, 0] == k[2] * k[2] and out[1, 0] == k[1] * k[2] and out[2, 0] == (k[0] + k[4]) * k[2]
+    assert np.allclose(encode.gaussian_blur(np.full((4, 6), 7.0), 3.0), 7.0, rtol=0, atol=1e-12)
+
+
+def test_projection_display_raw_is_projection_pixels():
+    p = torch.randn(3, 5, 6, generator=torch.Generator().manual_seed(0))
+    assert np.array_equal(encode.projection_display(p, "raw", "BGR", box=[1, 1, 4, 5]),
+                          encode.projection_pixels(p, "BGR", box=[1, 1, 4, 5]))
+
+
+def test_projection_display_gray_and_norm():
+    p = torch.tensor([[[1.0, -2.0, 0.0]], [[3.0, 0.0, 0.0]], [[2.0, 2.0, 0.0]]])  # [3, 1, 3]
+    gray = encode.projection_display(p, "gray", quantile=1.0)  # channel means [2, 0, 0]: scale 2
+    assert gray.dtype == np.uint8 and gray.shape == (1, 3, 3)
+    assert gray[0].tolist() == [[255] * 3, [128] * 3, [128] * 3]
+    q = torch.tensor([[[3.0, 0.0, -1.0]], [[4.0, 0.0, 0.0]], [[0.0, 0.0, 0.0]]])  # lengths [5, 0, 1]
+    assert encode.projection_display(q, "norm", quantile=1.0)[0, :, 0].tolist() == [255, 0, 51]
+    assert np.array_equal(encode.projection_display(q, "norm", "BGR"), encode.projection_display(q, "norm", "RGB"))
+
+
+def test_projection_display_scale_is_a_quantile_of_what_is_shown():
+    p = torch.tensor([[[0.0, 1.0, 2.0, 3.0, 100.0]]])  # one channel; the median of |m| is 2
+    assert encode.projection_display(p, "gray", "L", quantile=0.5)[0, :, 0].tolist() == [128, 192, 255, 255, 255]
+    assert encode.projection_display(p, "norm", "L", quantile=0.5)[0, :, 0].tolist() == [0, 128, 255, 255, 255]
+
+
+def test_projection_display_blurred_norm_blurs_the_whole_projection_before_the_crop():
+    k = _kernel(2.0)
+    p = torch.zeros(1, 41, 41)
+    p[0, 20, 20] = -3.0  # the norm forgets the sign
+    blob = np.outer(k, k) / k[8] ** 2
+    out = encode.projection_display(p, "blurred_norm", "L", quantile=1.0, sigma=2.0)
+    assert np.array_equal(out[12:29, 12:29, 0], np.round(255 * blob).astype(np.uint8))
+    assert out[:12].max() == 0 and np.all(out[..., 0] == out[..., 2])
+    # a box next to the blob: its scale is its own largest value, which the blur carried across the box's edge
+    box = encode.projection_display(p, "blurred_norm", "L", quantile=1.0, box=[16, 22, 20, 26], sigma=2.0)
+    side = np.outer(k[4:8], k[10:14])
+    assert np.array_equal(box[..., 0], np.round(255 * side / side.max()).astype(np.uint8))
+
+
+def test_projection_display_silent_units_and_unknown_modes():
+    zero = torch.zeros(3, 2, 2)
+    assert np.all(encode.projection_display(zero, "gray") == 128)
+    assert np.all(encode.projection_display(zero, "norm") == 0)
+    assert np.all(encode.projection_display(zero, "blurred_norm") == 0)
+    with pytest.raises(ValueError, match="raw, gray, norm, blurred_norm"):
+        encode.projection_display(zero, "normblur")
+
+
+@pytest.mark.parametrize(("field", "fraction", "expected"), [
+    ((0, 0, 10, 10), 0.5, [2, 2, 7, 7]),
+    ((24, 24, 231, 231), 0.5, [75, 75, 179, 179]),  # 103.5 rounds to 104; 51 px off each side
+    ((-20, 200, 60, 280), 1.0, [-20, 200, 60, 280]),
+    ((10, 10, 13, 13), 0.1, [11, 11, 12, 12]),  # at least one pixel
+])
+def test_central_box(field, fraction, expected):
+    assert encode.central_box(field, fraction) == expected
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        encode.central_box(field, 0.0)
+
+
 def test_filters_are_centred_per_filter_in_rgb_order():
     w = torch.zeros(2, 3, 1, 2)
     w[0, 0, 0, 0] = 2.0  # BGR model: input channel 0 is blue

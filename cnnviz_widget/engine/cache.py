@@ -21,7 +21,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["atomic_save", "entry_dir", "key_digest", "list_entries", "load_checked"]
+__all__ = ["atomic_save", "cache_root", "entry_dir", "key_digest", "list_entries", "load_checked"]
+
+#: The environment variable naming the folder for generated data (the demo image pool).
+CACHE_ENV = "CNNVIZ_CACHE"
+
+
+def cache_root() -> Path:
+    """The folder for data the package generates once and keeps: ``$CNNVIZ_CACHE`` if set, else ``~/.cache/cnnviz``."""
+    return Path(os.environ.get(CACHE_ENV) or "~/.cache/cnnviz").expanduser()
 
 
 def key_digest(key: dict[str, Any]) -> str:

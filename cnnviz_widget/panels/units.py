@@ -17,7 +17,8 @@ card, filters grid, webcam, unit download):
     stats, input_size}`` — the selected unit (``projection`` shows the ``crop`` box of the input, or all of
     it), stamped with the request it answers.
   - ``filters``: the first convolution's weights (:class:`.encode.FilterSheet`) plus ``layer``.
-  - ``gallery``: ``{names, png, tile, cols}`` — thumbnails of the sample photos.
+  - ``gallery``: ``{names, png, tile, cols}`` — thumbnails of the gallery's photos (default: the sample photos and
+    composites of the demo image pool, :func:`~cnnviz_widget.engine.model.pool.gallery_photos`).
 * **Commands** — ``{"type": "upload", "name": str}`` with the file's bytes as one buffer, and ``{"type": "sample",
   "index": int}``: both answer by changing the results above. ``{"type": "frame", "seq": int, "camera": str,
   "taken": ms}`` with a camera frame (JPEG) as one buffer: the new image, then the message ``{"type":
@@ -40,7 +41,7 @@ from PIL import Image
 
 from .. import encode
 from ..engine import Explorer, load_image
-from ..engine.model.samples import sample_photos
+from ..engine.model.pool import gallery_photos
 from ..errors import CNNVizError, ImageError
 from ..session import Session
 from ..state.units import (
@@ -73,9 +74,9 @@ def default_name(source: Any) -> str:
 
 def load_gallery(gallery: Sequence[Any] | None) -> list[tuple[str, Image.Image]]:
     """The gallery's ``(name, image)`` pairs: ``gallery`` (paths, images or ``(name, image)`` pairs; unreadable ones
-    skipped with a warning) or, by default, the sample photos that ship with the installed packages."""
+    skipped with a warning) or, by default, a gallery's worth of the demo image pool (its sample photos first)."""
     if gallery is None:
-        sources = [(photo.name, photo.path) for photo in sample_photos()]
+        sources = [(photo.name, photo.path) for photo in gallery_photos()]
     else:
         sources = [item if isinstance(item, tuple) else (default_name(item) if isinstance(item, (str, Path))
                                                          else f"image {i}", item)

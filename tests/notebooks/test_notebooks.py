@@ -32,6 +32,13 @@ EXPECTED = {
         "checkpoints: epoch_00.pth, epoch_01.pth, epoch_02.pth", "top-9 of 7 layers over 1000 images",
         "checkpoints: epoch_00, epoch_01, epoch_02", "smallzfnet.html:", "5 layers, 248 unit cards",
     ],
+    "05-why-projections-speckle.ipynb": [
+        "images of the demo pool mined for 5 stages; 6 units per stage", "structure score (contour agreement)",
+        "scale at the maximum vs at the 99.5th percentile", "conv1 covers each input pixel 1, 2 or 4 times",
+        "[[1 1 2 1 2 1]", "with the switches vs spreading evenly", "defaults by the measure (6 units per stage)",
+        "layer 1    features.0   deconvnet  ",
+        "quick run: too few units to decide; the table at the top is the full run's",
+    ],
 }
 
 

@@ -313,13 +313,18 @@ def test_sample_command_and_bad_commands(w):
 
 # -------------------------------------------------------------------------------------------- default model
 @pytest.mark.slow
-def test_default_widget_runs_offline_on_squeezenet_and_the_sample_photos():
+def test_default_widget_runs_offline_on_squeezenet_and_the_demo_pool():
     from cnnviz_widget import encode
+    from cnnviz_widget.engine.model.pool import gallery_photos, image_pool
     from cnnviz_widget.engine.model.samples import sample_photos
 
     v = CNNViz()
     assert v.model_info["name"] == "squeezenet1_1" and v.layer == "features.0"
-    assert v.gallery["names"] == [p.name for p in sample_photos()]
+    assert v.gallery["names"] == [p.name for p in gallery_photos()]
+    pool, samples = image_pool(), sample_photos()
+    assert len(v.gallery["names"]) == min(64, len(pool)) and v.gallery["names"][:len(samples)] == [
+        p.name for p in samples]  # the sample photos first, then composites spread over the pool
+    assert len(v.gallery["png"]) < 800_000
     assert v.picture["name"] == "chelsea (cat)" and v.picture["predictions"][0]["label"] == "Egyptian cat"
     # Caffe weights are BGR: the filters are shown in RGB
     weights = v.explorer.filters()

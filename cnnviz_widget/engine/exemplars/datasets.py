@@ -7,7 +7,10 @@
 * a list of paths, PIL images, numpy arrays or image tensors;
 * any map-style ``torch.utils.data.Dataset`` whose items are an image or ``(image, label, ...)`` — torchvision's
   ``ImageFolder`` included (its ``transform`` is honoured);
-* ``"demo"``: the photos shipped inside installed packages (:func:`~.samples.sample_photos`), offline.
+* ``"demo"``: the demo image pool (:func:`~.pool.image_pool`: the photos shipped inside installed packages and a
+  few hundred labelled composites of Debian's photo cut-outs, made offline once and cached). Labels are ImageNet
+  class indices; a composite whose subject is no ImageNet class has an index from 1000 on, named in
+  ``class_names`` after the 1000 ImageNet names.
 
 Each item has a stable ``id`` (a relative path for files, the position otherwise), the image (an RGB PIL image,
 or whatever tensor the user's dataset returns) and its label when known. Reading is lazy and random-access
@@ -223,14 +226,18 @@ def _from_folder(root: Path) -> ImageDataset:
 
 def _from_demo() -> ImageDataset:
     from ..model.models import imagenet_labels
-    from ..model.samples import sample_photos
+    from ..model.pool import image_pool
 
-    photos = sample_photos()
-    labels = [p.label for p in photos]
+    photos = image_pool()
+    class_names = imagenet_labels()
+    extra = sorted({p.label_name for p in photos if p.label is None and p.label_name is not None})
+    class_names += extra
+    index = {name: len(class_names) - len(extra) + i for i, name in enumerate(extra)}
+    labels = [p.label if p.label is not None else index.get(p.label_name) for p in photos]
     fingerprint = _hash("demo", (f"{p.name}|{p.source}|{p.path.name}=".encode() + _stat_token(p.path) for p in photos))
-    return ImageDataset(name=f"demo photos ({len(photos)} offline sample photos)", ids=[p.name for p in photos],
+    return ImageDataset(name=f"demo photos ({len(photos)} offline images)", ids=[p.name for p in photos],
                         reader=lambda i: _read_file(photos[i].path), labels=labels,
-                        class_names=imagenet_labels() if any(lb is not None for lb in labels) else None,
+                        class_names=class_names if any(lb is not None for lb in labels) else None,
                         fingerprint=fingerprint, source={"kind": "demo"})
 
 

@@ -45,12 +45,14 @@ class SamplePhoto:
         path: the file inside its package.
         source: the package it comes from.
         label: ImageNet class index, when known.
+        label_name: what it shows in words (the pool's composites); the label where ``label`` is ``None``.
     """
 
     name: str
     path: Path
     source: str
     label: int | None = None
+    label_name: str | None = None
 
 
 @lru_cache(maxsize=1)

@@ -11,12 +11,14 @@ JS_SOURCES := $(shell find js/src -type f 2>/dev/null) js/package.json js/build.
 STATIC := cnnviz_widget/static/widget.js
 NOTEBOOK ?= notebooks/01-tour.ipynb
 PORT ?= 8888
+APP_PORT ?= 8866
 
-.PHONY: demo test test-fast lint bench js setup sysdeps clean help
+.PHONY: demo test app test-fast lint bench js setup sysdeps clean help
 
 help:
 	@echo "make demo   set everything up and open the tour notebook in JupyterLab"
 	@echo "make test   set everything up and run every test (unit, widget, node, browser, JupyterLab)"
+	@echo "make app    serve the classroom app (Voila: the widget without code) to your network on port $(APP_PORT)"
 	@echo "make bench  run the performance scripts in bench/ (prints ratios)"
 
 ## ---------------------------------------------------------------- setup
@@ -60,9 +62,9 @@ sysdeps: $(STAMPS)/sysdeps
 setup: $(STAMPS)/sysdeps $(STAMPS)/venv $(STATIC)
 
 ## ---------------------------------------------------------------- the two commands
+# No flag for the low-latency server extension: the install enabled it (etc/jupyter/jupyter_server_config.d).
 demo: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
-	  --ServerApp.jpserver_extensions="{'cnnviz_widget.nodelay': True}" $(NOTEBOOK)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(NOTEBOOK)
 
 test: setup
 	$(VENV)/bin/ruff check cnnviz_widget tests bench
@@ -70,6 +72,9 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 ## ---------------------------------------------------------------- extras
+app: setup
+	$(VENV)/bin/cnnviz app notebooks/classroom-app.ipynb --port $(APP_PORT)
+
 test-fast: setup
 	$(PY) -m pytest -q -m "not browser and not jupyter and not slow" $(PYTEST_ARGS)
 

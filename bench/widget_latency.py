@@ -9,12 +9,14 @@ event for that very unit (after its PNGs are decoded and drawn); the kernel reco
 to compute (``w.timings``: the projection alone, and the whole answer with its encoding). Each click asks for a
 channel not asked before, so no cache helps. Units are projected at their strongest location, the default.
 
-Both on a stock Jupyter server and on one with TCP_NODELAY on its kernel websockets: jupyter_server leaves Nagle's
-algorithm on, so whenever the kernel sends a small message less than ~40 ms after another one (ipykernel's "busy"
-status precedes every answer) it waits for the browser's delayed ACK: ~40 ms on every click, whatever the widget
-does. The second run shows what the widget costs without that.
+Two servers: one with Nagle's algorithm on — a stock jupyter_server leaves it on, so whenever the kernel sends a
+small message less than ~40 ms after another one (ipykernel's "busy" status precedes every answer) it waits for the
+browser's delayed ACK: ~40 ms on every click, whatever the widget does — and a plain ``jupyter lab`` with no flag,
+which the installed package gives TCP_NODELAY on its kernel websockets (``cnnviz_widget.nodelay``, enabled by
+``etc/jupyter/jupyter_server_config.d``). The first is what users had before the package enabled it; the second
+shows what the widget costs without that delay. ``--server`` runs one of them only.
 
-Run: ``.venv/bin/python bench/widget_latency.py [--clicks 20] [--images 10]``.
+Run: ``.venv/bin/python bench/widget_latency.py [--clicks 20] [--images 10] [--server both|nagle|plain]``.
 """
 
 from __future__ import annotations
@@ -117,13 +119,25 @@ def report(title: str, ours: list[float], ours_what: str, baseline: list[float],
     return o50 / b50
 
 
-NODELAY = "--ServerApp.jpserver_extensions={'cnnviz_widget.nodelay': True}"  # what `make demo` uses
+#: How each server is started: the extension turned off for the one (as a server without the package's config),
+#: no flag at all for the other.
+SERVERS = {
+    "nagle": ("Nagle's algorithm on: the extension turned off (jupyter_server's default, before the package enabled "
+              "it)", ["--ServerApp.jpserver_extensions={'cnnviz_widget.nodelay': False}"]),
+    "plain": ("a plain `jupyter lab`, no flag: TCP_NODELAY from the installed config (cnnviz_widget.nodelay)", []),
+}
+NODELAY_LOG = "cnnviz_widget.nodelay: TCP_NODELAY on kernel websockets"
 
 
 def measure(playwright, root: Path, extra: list[str], args: argparse.Namespace) -> None:
     browser = jupyter_driver.launch(playwright)
     server = jupyter_driver.JupyterServer(root, extra=extra).wait()
     try:
+        nodelay = NODELAY_LOG in server.log()
+        print(f"server: kernel websockets {'with TCP_NODELAY' if nodelay else 'with Nagle on'}")
+        if not extra and not nodelay:
+            print("warning: this environment lacks etc/jupyter/jupyter_server_config.d/cnnviz_widget.nodelay.json "
+                  "(installed before the package enabled it? pip install -e . again)")
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         jupyter_driver.open_notebook(page, server, "bench.ipynb")
         jupyter_driver.run_all(page)
@@ -178,6 +192,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=20, help="timed clicks per layer (after 3 warm-up clicks)")
     parser.add_argument("--images", type=int, default=10, help="timed new images (after 2 warm-up images)")
+    parser.add_argument("--server", choices=("both", *SERVERS), default="both",
+                        help="nagle: the extension turned off; plain: `jupyter lab` with no flag (default: both)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     why = jupyter_driver.missing_browser()
@@ -195,10 +211,10 @@ def main() -> int:
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, root / "bench.ipynb")
         print(f"browser: {jupyter_driver.CHROMIUM} (headless); kernel: this machine's CPU; model: squeezenet1_1")
-        print("\n######## a stock Jupyter server (JupyterLab 4)")
-        measure(playwright, root, [], args)
-        print("\n######## the same server with TCP_NODELAY on kernel websockets (cnnviz_widget.nodelay, as make demo)")
-        measure(playwright, root, [NODELAY], args)
+        for name, (title, extra) in SERVERS.items():
+            if args.server in ("both", name):
+                print(f"\n######## JupyterLab 4, {title}")
+                measure(playwright, root, extra, args)
     return 0
 
 

@@ -17,6 +17,10 @@ Subcommands (one ``add_<name>_command`` function each, registered in :data:`COMM
 * ``cnnviz export`` — one self-contained HTML page of the widget (no Python needed to open it)::
 
       cnnviz export --image cat.jpg --layers features.0 features.4 --exemplars cache/ --out atlas.html
+
+* ``cnnviz app`` — a notebook served to a class with Voilà: outputs only, offline, one kernel per open page::
+
+      cnnviz app [lesson.ipynb] [--ip 0.0.0.0] [--port 8866] [--token TOKEN | --no-token]
 """
 
 from __future__ import annotations
@@ -158,8 +162,37 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_export)
 
 
+def _run_app(args: argparse.Namespace) -> int:
+    from .app import serve
+
+    serve(args.notebook, ip=args.ip, port=args.port, token="" if args.no_token else args.token)
+    return 0
+
+
+def add_app_command(subparsers: argparse._SubParsersAction) -> None:
+    from .app import DEFAULT_PORT
+
+    p = subparsers.add_parser(
+        "app", help="serve a notebook to a class as a web app (Voilà: no code shown, works offline)",
+        description="Serve a notebook to a class with Voilà: its outputs without its code, in a page that needs no "
+                    "network. Every page opened runs the notebook in a kernel of its own on this machine. Prints the "
+                    "address to give the class; Ctrl-C stops the server.")
+    p.add_argument("notebook", nargs="?",
+                   help="the notebook to serve (default: the classroom app installed with the package)")
+    p.add_argument("--ip", default="0.0.0.0",
+                   help="address to listen on: 0.0.0.0 = every network interface, for a class; 127.0.0.1 = this "
+                        "machine only (default: %(default)s)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s)")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--token", help="the token in the address given to the class (default: a new random one)")
+    token.add_argument("--no-token", action="store_true",
+                       help="serve without a token: anyone who can reach the port gets a kernel")
+    p.set_defaults(run=_run_app)
+
+
 #: Every subcommand's registration function, in the order ``cnnviz --help`` lists them.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mine_command, add_export_command]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mine_command, add_export_command,
+                                                                 add_app_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,10 @@ class WeightsUnavailableError(ModelError):
     """Pretrained weights are neither cached nor downloadable here."""
 
 
+class AppError(CNNVizError):
+    """The classroom app cannot start (Voilà missing, no such notebook)."""
+
+
 class LayerError(CNNVizError, KeyError):
     """Unknown layer, or a channel / position outside the layer."""
 

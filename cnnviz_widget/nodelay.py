@@ -5,9 +5,12 @@ answer follows ipykernel's "busy" status message within a few milliseconds, so t
 until the browser acknowledges the status message — and browsers delay that acknowledgement by up to ~40 ms. A
 projection computed in 5 ms thus takes ~45 ms to appear. With ``TCP_NODELAY`` it appears at once.
 
-``make demo`` starts JupyterLab with this extension. For a server of your own::
+Installing the package enables the extension for every Jupyter server of its environment (JupyterLab, Notebook 7,
+``jupyter server``) with ``etc/jupyter/jupyter_server_config.d/cnnviz_widget.nodelay.json``; ``cnnviz app`` applies
+it to its Voilà server. To turn it off::
 
-    jupyter lab --ServerApp.jpserver_extensions="{'cnnviz_widget.nodelay': True}"
+    jupyter server extension disable cnnviz_widget.nodelay           # in this environment (--user: for you only)
+    jupyter lab --ServerApp.jpserver_extensions="{'cnnviz_widget.nodelay': False}"     # for one server
 
 It changes nothing but the socket option, and only for kernel websockets.
 """
@@ -23,11 +26,16 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "cnnviz_widget.nodelay"}]
 
 
-def _load_jupyter_server_extension(serverapp: Any) -> None:
+def enable() -> bool:
+    """Make every kernel websocket of this process's Jupyter servers set ``TCP_NODELAY`` when it opens.
+
+    Returns:
+        False if it was already enabled (enabling twice patches once).
+    """
     from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
 
     if getattr(KernelWebsocketHandler, _PATCHED, False):
-        return
+        return False
     original = KernelWebsocketHandler.open
 
     async def open_with_nodelay(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -36,4 +44,9 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
     KernelWebsocketHandler.open = open_with_nodelay
     setattr(KernelWebsocketHandler, _PATCHED, True)
+    return True
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    enable()
     serverapp.log.info("cnnviz_widget.nodelay: TCP_NODELAY on kernel websockets")

@@ -50,7 +50,8 @@ __all__ = ["CNNViz"]
 
 _STATIC = Path(__file__).parent / "static"
 _NOT_BUILT = """export default { render({ el }) {
-  el.textContent = "cnnviz-widget: the front end is not built. Run `make js` (or `make setup`) in the repository.";
+  el.textContent = "cnnviz-widget: the front end is not built (no cnnviz_widget/static/widget.js). In the repository: "
+    + "make js. Or install a built package: pip install cnnviz-widget.";
 } };"""
 
 SORTS = ("channel", "strength")

@@ -1,4 +1,6 @@
-"""The Jupyter server extension that `make demo` enables: TCP_NODELAY on kernel websockets, nothing else."""
+"""The Jupyter server extension the package enables: TCP_NODELAY on kernel websockets, nothing else. A real server
+(a plain `jupyter lab` of an installed wheel) is checked in tests/packaging/test_wheel.py, Voilà's in
+tests/browser/test_voila_app.py."""
 
 import asyncio
 import logging
@@ -30,6 +32,7 @@ def test_extension_sets_nodelay_then_opens_as_before(monkeypatch):
     assert nodelay._jupyter_server_extension_points() == [{"module": "cnnviz_widget.nodelay"}]
     nodelay._load_jupyter_server_extension(_App())
     nodelay._load_jupyter_server_extension(_App())  # idempotent: loading twice patches once
+    assert nodelay.enable() is False  # already enabled
 
     class Fake:
         def set_nodelay(self, value):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-SOURCES = sorted((Path(__file__).resolve().parents[2] / "js" / "src").glob("*.js"))
+SRC = Path(__file__).resolve().parents[2] / "js" / "src"
+SOURCES = sorted(SRC.rglob("*.js"))
 
 HOST_ONLY = {
     "JupyterLab / Notebook application": r"\bjupyterapp\b|\bJupyter\.|\bIPython\b",
@@ -31,7 +32,7 @@ def test_the_sources_are_there():
     assert len(SOURCES) > 20 and any(p.name == "index.js" for p in SOURCES)
 
 
-@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(SRC)))
 def test_no_host_only_globals(path):
     code = _code(path)
     found = {what: m.group(0) for what, pattern in HOST_ONLY.items() if (m := re.search(pattern, code))}

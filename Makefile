@@ -58,9 +58,10 @@ sysdeps: $(STAMPS)/sysdeps
 setup: $(STAMPS)/sysdeps $(STAMPS)/venv $(STATIC)
 
 ## ---------------------------------------------------------------- the two commands
+# The tour is the server's default URL: the URLs it prints (and the browser it opens, if any) go to the tour itself.
 demo: setup
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
-	  --ServerApp.jpserver_extensions="{'cnnviz_widget.nodelay': True}" $(NOTEBOOK)
+	  --ServerApp.jpserver_extensions="{'cnnviz_widget.nodelay': True}" --LabApp.default_url=/lab/tree/$(NOTEBOOK)
 
 test: setup
 	$(VENV)/bin/ruff check cnnviz_widget tests bench

@@ -63,8 +63,10 @@ setup: $(STAMPS)/sysdeps $(STAMPS)/venv $(STATIC)
 
 ## ---------------------------------------------------------------- the two commands
 # No flag for the low-latency server extension: the install enabled it (etc/jupyter/jupyter_server_config.d).
+# The tour is the server's default URL: the URLs it prints (and the browser it opens, if any) go to the tour itself.
 demo: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(NOTEBOOK)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --port=$(PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
+	  --LabApp.default_url=/lab/tree/$(NOTEBOOK)
 
 test: setup
 	$(VENV)/bin/ruff check cnnviz_widget tests bench

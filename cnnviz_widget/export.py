@@ -14,10 +14,12 @@ panels are the widget's own and render from that state exactly as they do live.
 * with dataset exemplars in the widget (``w.mine()``, ``w.load_exemplars()``), the top-9 panel of every unit of the
   mined layers and every page of their layer atlas, in both orders. These are many pictures (18 per unit): export
   the layers you will show — a few layers, not all of them;
-* the unit selected at export time, as it is.
+* the unit selected at export time, when the page holds it (its rule and position are among those saved);
+  otherwise the page opens on the same unit at a saved position and rule (a location picked on the map — as
+  opening an exemplar picks one — becomes the unit's strongest location), so its first click is answered.
 
-Another position (a click on the activation map), another rule or a new image needs the kernel: the page says so in
-its banner and keeps the last selection it could answer.
+Another position (a click on the activation map), another rule or a new image needs the kernel: the page's rule and
+position buttons it cannot answer are disabled with a title that says so, and its header lists what it can answer.
 
 **Storage.** Binary data is stored once per distinct content and base64-encoded. Pictures of *codes* (activation
 maps, atlases: their values are coloured in the page) and the layer-1 filters stay lossless PNG; the unit cards'
@@ -54,7 +56,7 @@ from .engine import RULES, UnitRequest
 from .errors import CNNVizError
 from .state.exemplars import layer_atlas_state, top9_state
 from .state.keys import ANSWER_KEYS, answer_key
-from .state.units import atlas_state, unit_request, unit_state
+from .state.units import atlas_state, silence, unit_request, unit_state
 
 __all__ = ["ExportReport", "export_html"]
 
@@ -207,10 +209,8 @@ def _unit_states(widget: Any, layer: str, channels: list[int], position: str, ru
     groups: dict[Any, list[int]] = {}
     size = tuple(x.shape)
     for i, (c, where) in enumerate(zip(channels, geometry)):
-        fmap = acts[c]
-        silent = bool((fmap[where.location] == 0) if where.location is not None else not fmap.any())
         box = tuple(where.crop) if where.crop is not None else None
-        if silent:  # the backward pass starts from the unit's activation, zero here: so is every pixel
+        if silence(acts[c], where.location):  # its projection starts from an activation of 0: every pixel is 0
             shape = (size[0], box[2] - box[0], box[3] - box[1]) if box is not None else size
             projections[i] = torch.zeros(shape)
         else:
@@ -225,6 +225,16 @@ def _unit_states(widget: Any, layer: str, channels: list[int], position: str, ru
     return [unit_state(unit_request(session.image_id, layer, c, position, rule), acts[c], where, p,
                        session.channel_order, x.shape[1:], stats_row=stats[c], projection_cropped=True)
             for c, where, p in zip(channels, geometry, projections)]
+
+
+def _opening(widget: Any, names: list[str], rules: list[str], positions: list[str]) -> dict[str, Any]:
+    """The selection a saved page opens on: the widget's own where the page holds it, else the nearest it holds —
+    an exported layer (its first channel when the layer changes), a saved rule, a saved position (a location picked
+    on the map, e.g. by opening an exemplar, becomes the unit's strongest location or its whole map)."""
+    layer = widget.layer if widget.layer in names else names[0]
+    return {"layer": layer, "channel": widget.channel if layer == widget.layer else 0,
+            "position": widget.position if widget.position in positions else positions[0],
+            "rule": widget.rule if widget.rule in rules else rules[0]}
 
 
 def _displayed_size(top9: dict[str, Any]) -> dict[str, Any]:
@@ -369,9 +379,6 @@ def export_html(
     store = _Store(lossless, int(quality), max_side)
     session = widget.session
     answers: dict[str, dict[str, Any]] = {"atlas": {}, "unit": {}}
-    selection = {"layer": widget.layer, "channel": widget.channel, "position": widget.position, "rule": widget.rule}
-    if widget.unit.get("request", {}).get("image") == session.image_id:
-        answers["unit"][str(answer_key("unit", selection))] = store.value(widget.unit)
     syntheses: dict[str, Any] = {}
     try:
         for name in names:
@@ -401,13 +408,14 @@ def export_html(
     state = {k: v for k, v in widget.get_state().items() if not k.startswith("_")
              and k not in ("layout", "tabbable", "tooltip", *_LIVE_ONLY)}
     state["layers"] = [entry for entry in widget.layers if entry["name"] in names]
-    if widget.layer not in names:  # open on an exported layer
-        state.update(layer=names[0], channel=0, position=positions[0], rule=rules[0])
+    opening = _opening(widget, names, rules, positions)
+    if opening != {k: state[k] for k in opening}:  # open on a unit the page answers, and whose neighbours it answers
+        state.update(opening, note={})
         state["atlas"] = answers["atlas"][str(answer_key("atlas", state))]
         state["unit"] = answers["unit"][str(answer_key("unit", state))]
-    opening = str(answer_key("synthesis_result", state))
-    if opening in syntheses:  # the page opens on the selected unit's own image
-        state["synthesis_result"] = syntheses[opening]
+    own = str(answer_key("synthesis_result", state))
+    if own in syntheses:  # the page opens on the selected unit's own image
+        state["synthesis_result"] = syntheses[own]
     picture = widget.picture
     about = {"model": widget.model_info.get("name"), "image": picture.get("name"),
              "source": widget.model_info.get("source")}

@@ -18,7 +18,7 @@ from PIL import Image
 
 from . import encode
 from .engine import DEFAULT_MODEL, Explorer, ModelSpec, load_model
-from .errors import CNNVizError, LayerError, unknown_name
+from .errors import CNNVizError, LayerError, ModelError, unknown_name
 
 __all__ = ["POSITIONS", "Session", "UnitGeometry", "check_channel", "check_layer", "check_position"]
 
@@ -71,13 +71,22 @@ class Session:
         self._acts: collections.OrderedDict[str, torch.Tensor] = collections.OrderedDict()
 
     @classmethod
-    def open(cls, model: Any = None, *, preprocess: Any = None, labels: Any = None) -> Session:
+    def open(cls, model: Any = None, *, preprocess: Any = None, labels: Any = None,
+             input_size: int | None = None) -> Session:
         """A session on ``model``: a name (default: the offline default model), an ``nn.Module``, a ``ModelSpec`` or
-        an ``Explorer`` (``preprocess`` and ``labels`` as in :func:`~cnnviz_widget.load_model`)."""
+        an ``Explorer`` (``preprocess``, ``labels`` and ``input_size`` as in :func:`~cnnviz_widget.load_model`).
+
+        Raises:
+            ModelError: ``input_size`` with a ``ModelSpec`` or an ``Explorer``, whose input is already fixed.
+        """
+        if input_size is not None and isinstance(model, (Explorer, ModelSpec)):
+            shape = "×".join(str(s) for s in (model.spec if isinstance(model, Explorer) else model).input_shape)
+            raise ModelError(f"input_size={input_size} applies to an nn.Module or a model name; this "
+                             f"{type(model).__name__} already takes {shape} inputs — drop input_size")
         if isinstance(model, Explorer):
             return cls(model)
         spec = model if isinstance(model, ModelSpec) else load_model(
-            DEFAULT_MODEL if model is None else model, preprocess=preprocess, labels=labels)
+            DEFAULT_MODEL if model is None else model, preprocess=preprocess, labels=labels, input_size=input_size)
         return cls(Explorer(spec, preprocess=preprocess, labels=labels))
 
     @property

@@ -8,7 +8,8 @@ The protocol with the front end (``js/src/``):
   ``rule`` (``"deconvnet"`` / ``"guided"`` / ``"gradient"``), ``sort_by`` (``"channel"`` / ``"strength"``),
   ``layer_atlas_open`` and ``layer_atlas_page``.
 * **Results** — written by Python only, each by one panel, which documents their formats: ``model_info``,
-  ``layers``, ``picture``, ``atlas``, ``unit``, ``filters``, ``gallery`` (:mod:`.panels.units`); ``top9``,
+  ``layers``, ``picture``, ``atlas``, ``unit``, ``filters``, ``gallery``, ``note`` (:mod:`.panels.units`; the
+  front end writes ``note`` too, with the selection it clamps); ``top9``,
   ``layer_atlas``, ``mining`` (:mod:`.panels.exemplars`); ``occlusion_result``, ``invariance_result``,
   ``evolution_result``, ``synthesis_result``, ``jobs`` (:mod:`.panels.experiments`); ``checkpoint``
   (:mod:`.panels.checkpoints`). ``busy`` (bool) while the kernel computes and ``error`` (str, ``""`` = none) for
@@ -55,8 +56,8 @@ _NOT_BUILT = """export default { render({ el }) {
 } };"""
 
 SORTS = ("channel", "strength")
-_KEYWORDS = ("model", "image", "layer", "channel", "position", "rule", "sort_by", "preprocess", "labels", "gallery",
-             "exemplars")
+_KEYWORDS = ("model", "image", "layer", "channel", "position", "rule", "sort_by", "preprocess", "labels", "input_size",
+             "gallery", "exemplars")
 
 
 def _static(name: str, fallback: str) -> Path | str:
@@ -97,6 +98,8 @@ class CNNViz(anywidget.AnyWidget):
         layer: the layer shown first (default: the first convolution).
         channel, position, rule: the unit selected first (see the traits).
         preprocess, labels: passed to :func:`~cnnviz_widget.load_model` for an ``nn.Module``.
+        input_size: the side of the square input of an ``nn.Module`` given without ``preprocess`` (e.g. 28 for a
+            Fashion-MNIST net; default 224), passed to :func:`~cnnviz_widget.load_model`.
         gallery: images offered in the gallery (paths, PIL images or ``(name, image)`` pairs); default: 64 photos
             of the demo image pool (:func:`~cnnviz_widget.engine.model.pool.gallery_photos`).
         exemplars: dataset exemplars to show (a cache folder written by ``cnnviz mine``, or a mined result);
@@ -105,6 +108,7 @@ class CNNViz(anywidget.AnyWidget):
     Raises:
         TypeError: an unknown keyword (the message lists the valid ones).
         ImageError: ``image`` cannot be read.
+        ModelError: the model fails on its input (the message names ``input_size`` and ``preprocess``).
         LayerError: unknown ``layer``, or ``channel``/``position`` outside it.
 
     Attributes:
@@ -136,6 +140,9 @@ class CNNViz(anywidget.AnyWidget):
     unit = traitlets.Dict().tag(sync=True)
     filters = traitlets.Dict().tag(sync=True)
     gallery = traitlets.Dict().tag(sync=True)
+    #: ``{layer, channel, text}`` or ``{}``: a remark on the selection shown beside the layer picker while that unit
+    #: is selected — a new layer without the channel moved it to its last one. Set by whichever side clamped.
+    note = traitlets.Dict().tag(sync=True)
     top9 = traitlets.Dict().tag(sync=True)  # exemplars
     layer_atlas = traitlets.Dict().tag(sync=True)
     mining = traitlets.Dict().tag(sync=True)
@@ -160,6 +167,7 @@ class CNNViz(anywidget.AnyWidget):
         sort_by: str = "channel",
         preprocess: Callable[[Any], torch.Tensor] | None = None,
         labels: Sequence[str] | None = None,
+        input_size: int | None = None,
         gallery: Sequence[Any] | None = None,
         exemplars: str | Path | Exemplars | None = None,
         **unknown: Any,
@@ -170,7 +178,7 @@ class CNNViz(anywidget.AnyWidget):
                 f"{', '.join(repr(k) for k in unknown)}; valid keywords: {', '.join(_KEYWORDS)}"
             )
         self._incoming_name: str | None = None
-        self.session = Session.open(model, preprocess=preprocess, labels=labels)
+        self.session = Session.open(model, preprocess=preprocess, labels=labels, input_size=input_size)
         super().__init__()
         units = UnitsPanel(self.session, self, gallery)
         exemplar_panel = ExemplarsPanel(self.session, self)

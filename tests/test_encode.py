@@ -45,7 +45,7 @@ def test_atlas_puts_each_channel_in_its_tile_with_its_own_values():
     for c in range(5):
         acts[c] = torch.arange(12).reshape(3, 4) * 10 + c
     acts[4, 2, 3] = 255
-    atlas = encode.activation_atlas(acts)
+    atlas = encode.activation_atlas(acts, percentile=100, gamma=1)  # the layer's largest value, linearly
     assert (atlas.count, atlas.tile, atlas.cols, atlas.signed, atlas.downscale) == (5, (3, 4), 3, False, 1)
     sheet = decode(atlas.png)
     assert sheet.shape == (2 * 3, 3 * 4)
@@ -61,7 +61,7 @@ def test_atlas_puts_each_channel_in_its_tile_with_its_own_values():
 
 def test_atlas_of_a_signed_layer_centres_zero_on_gray_and_marks_silent_channels():
     acts = torch.tensor([[[-2.0, 0.0], [1.0, 2.0]], [[0.0, 0.0], [0.0, 0.0]]])
-    atlas = encode.activation_atlas(acts)
+    atlas = encode.activation_atlas(acts, percentile=100, gamma=1)
     assert atlas.signed
     sheet = decode(atlas.png)
     assert sheet[:, :2].tolist() == [[1, 128], [192, 255]]  # 128 + round(127·x/2); 63.5 → 64 → 192
@@ -71,12 +71,56 @@ def test_atlas_of_a_signed_layer_centres_zero_on_gray_and_marks_silent_channels(
 
 def test_atlas_per_channel_normalisation_stretches_each_tile():
     acts = torch.tensor([[[1.0, 2.0]], [[10.0, 20.0]]])
-    per_layer = decode(encode.activation_atlas(acts).png)
-    per_channel = decode(encode.activation_atlas(acts, normalize="channel").png)
+    per_layer = decode(encode.activation_atlas(acts, percentile=100, gamma=1).png)
+    per_channel = encode.activation_atlas(acts, normalize="channel", gamma=1)
     assert per_layer.tolist() == [[13, 26, 128, 255]]
-    assert per_channel.tolist() == [[128, 255, 128, 255]]
+    assert decode(per_channel.png).tolist() == [[128, 255, 128, 255]]
+    assert per_channel.stats[:, 4].tolist() == [2.0, 20.0] and per_channel.percentile is None
+    # The square-root ramp applies per channel too: 1/2 of the peak → round(255 · √0.5) = round(180.3) = 180.
+    assert decode(encode.activation_atlas(acts, normalize="channel").png).tolist() == [[180, 255, 180, 255]]
     with pytest.raises(ValueError, match="normalize"):
         encode.activation_atlas(acts, normalize="image")
+
+
+def test_atlas_scale_is_the_95th_percentile_of_the_unit_peaks_with_a_square_root_ramp():
+    # 21 one-pixel units with peaks 0, 1, 4, 9, 16 (×16) and 64. Sorted, the 95th percentile sits at position
+    # 0.95 · 20 = 19: 16, the scale. code = round(255 · √min(x / 16, 1)): 1 → √(1/16) = 0.25 → 63.75 → 64;
+    # 4 → 0.5 → 127.5 → 128 (half to even); 9 → 0.75 → 191.25 → 191; 16 → 255; 64 is clipped to 255.
+    values = [0.0, 1.0, 4.0, 9.0] + [16.0] * 16 + [64.0]
+    atlas = encode.activation_atlas(torch.tensor(values)[:, None, None])
+    assert (atlas.cols, atlas.gamma, atlas.percentile) == (5, 0.5, 95.0)
+    codes = decode(atlas.png).reshape(-1)[:21].tolist()
+    assert codes == [0, 64, 128, 191] + [255] * 16 + [255]
+    assert atlas.stats[:, 4].tolist() == [16.0] * 21  # one scale for the layer
+    assert atlas.stats[:, 1].tolist() == values  # the true peaks: the clipped unit's 64 stays readable
+    # The old rule, the layer's largest value linearly: round(255 · x / 64) = 0, 4, 16, 36, 64 (×16), 255.
+    old = encode.activation_atlas(torch.tensor(values)[:, None, None], percentile=100, gamma=1)
+    assert decode(old.png).reshape(-1)[:21].tolist() == [0, 4, 16, 36] + [64] * 16 + [255]
+
+
+def test_signed_codes_follow_the_ramp_on_both_sides_of_gray():
+    # Two units, both peaking at |x| = 4: the scale is 4. code = 128 ± round(127 · √(|x| / 4)):
+    # −4 → 1; −1 → 128 − round(63.5) = 128 − 64 = 64; 1 → 192; 0.25 → 128 + round(31.75) = 160; 4 → 255.
+    acts = torch.tensor([[[-4.0, -1.0], [0.0, 1.0]], [[4.0, 0.25], [0.0, 0.0]]])
+    atlas = encode.activation_atlas(acts)
+    assert atlas.signed and atlas.stats[:, 4].tolist() == [4.0, 4.0]
+    assert decode(atlas.png).tolist() == [[1, 64, 255, 160], [128, 192, 128, 128]]
+    assert encode.encode_codes(torch.tensor([[-4.0, -1.0, 0.0, 1.0, 8.0]]), 4.0, signed=True,
+                               gamma=0.5).tolist() == [[1, 64, 128, 192, 255]]
+
+
+def test_a_layer_where_few_units_fire_takes_the_largest_peak_as_its_scale():
+    # 40 units, one firing (peak 2): the 95th percentile (position 37.05 of the sorted peaks) is 0, so the scale
+    # falls back to the largest peak and the firing unit is at full brightness, not black.
+    acts = torch.zeros(40, 1, 1)
+    acts[7] = 2.0
+    atlas = encode.activation_atlas(acts)
+    assert atlas.stats[0, 4] == 2.0
+    assert decode(atlas.png).reshape(-1)[7] == 255
+    assert encode.atlas_scale(torch.tensor([0.0, 10.0])) == pytest.approx(9.5)  # 0 + 0.95 · (10 − 0)
+    assert encode.atlas_scale(torch.zeros(3)) == 0.0 and encode.atlas_scale(torch.zeros(0)) == 0.0
+    with pytest.raises(ValueError, match="percentile must lie in 0–100 and gamma be positive"):
+        encode.activation_atlas(acts, gamma=0)
 
 
 def test_large_maps_are_max_pooled_keeping_the_strongest_value_and_its_sign():
@@ -84,7 +128,7 @@ def test_large_maps_are_max_pooled_keeping_the_strongest_value_and_its_sign():
     acts[0, 0, 1] = -3.0  # window (0,0): strongest is negative
     acts[0, 1, 0] = 1.0
     acts[0, 2, 2] = 2.0  # window (1,1)
-    atlas = encode.activation_atlas(acts, max_tile=2)
+    atlas = encode.activation_atlas(acts, gamma=1, max_tile=2)  # one channel: its peak 3 is the scale
     assert (atlas.downscale, atlas.tile) == (2, (2, 2))
     assert decode(atlas.png).tolist() == [[1, 128], [128, 213]]  # −3 → 1; 2 → 128 + round(127·2/3) = 213
     assert atlas.stats[0, :2].tolist() == [-3.0, 2.0]  # statistics are of the full-resolution map
@@ -98,7 +142,7 @@ def test_atlas_of_512_channels_stays_under_500_kb_even_for_noise():
 
 
 def test_linear_layers_become_one_pixel_tiles():
-    atlas = encode.activation_atlas(torch.tensor([0.0, 1.0, 2.0]))
+    atlas = encode.activation_atlas(torch.tensor([0.0, 1.0, 2.0]), percentile=100, gamma=1)
     assert (atlas.count, atlas.tile) == (3, (1, 1))
     assert decode(atlas.png).tolist() == [[0, 128], [255, 0]]  # 2 columns; the fourth cell is unused
 
@@ -108,6 +152,7 @@ def test_state_carries_stats_as_little_endian_float32():
     state = atlas.to_state()
     assert np.frombuffer(state["stats"], dtype="<f4").reshape(2, 5)[:, 1].tolist() == [1.0, 3.0]
     assert state["stats_columns"] == ["min", "max", "mean", "fraction_active", "scale"]
+    assert (state["gamma"], state["percentile"]) == (encode.ATLAS_GAMMA, encode.ATLAS_PERCENTILE) == (0.5, 95.0)
 
 
 def test_raw_pictures_carry_shape_channels_and_bytes():

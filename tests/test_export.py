@@ -197,3 +197,42 @@ def test_top9_tiles_are_saved_at_the_size_the_panel_shows():
     assert small.shape == (2, 64, 64, 3) and (small[0] == 10).all() and (small[1] == 200).all()
     assert export._displayed_size({**state, "tile": [47, 47]})["tile"] == [47, 47]
     assert export._displayed_size({"state": "dead"}) == {"state": "dead"}
+
+
+def test_a_page_saved_at_a_picked_location_opens_on_a_unit_it_answers(widget, tmp_path):
+    # Opening an exemplar selects its unit at the exemplar's location; the page holds strongest locations only.
+    widget.layer, widget.channel, widget.position = "3", 2, [1, 2]
+    report = widget.to_html(tmp_path / "picked.html", layers=["0", "3"], progress=False)
+    doc = read_document(report.path)
+    state = doc["state"]
+    assert (state["layer"], state["channel"], state["position"], state["rule"]) == ("3", 2, "max", "deconvnet")
+    assert doc["holds"] == {"layers": ["0", "3"], "rules": ["deconvnet"], "positions": ["max"], "exemplars": []}
+    saved = doc["answers"]["unit"]
+    opening = resolve(doc, state["unit"])
+    assert opening["request"] == {"image": 1, "layer": "3", "channel": 2, "position": "max", "rule": "deconvnet"}
+    assert comparable(opening) == comparable(resolve(doc, saved[answer_key("unit", state)]))
+    assert all(answer_key("unit", {**state, "channel": c}) in saved for c in range(6))  # its first click answers
+    assert not any("1,2" in key for key in saved)  # nothing at the picked location, which the page cannot answer
+    assert state["note"] == {}
+
+
+def test_a_page_opens_on_a_saved_rule_and_layer(widget, tmp_path):
+    widget.layer, widget.channel, widget.rule, widget.position = "3", 4, "guided", "map"
+    doc = read_document(widget.to_html(tmp_path / "r.html", layers=["0", "3"], rules=["gradient", "deconvnet"],
+                                       positions=["max", "map"], progress=False).path)
+    assert [doc["state"][k] for k in ("layer", "channel", "position", "rule")] == ["3", 4, "map", "gradient"]
+    assert resolve(doc, doc["state"]["unit"])["request"]["rule"] == "gradient"
+    doc = read_document(widget.to_html(tmp_path / "l.html", layers=["0"], progress=False).path)
+    assert [doc["state"][k] for k in ("layer", "channel", "position", "rule")] == ["0", 0, "max", "guided"]
+    assert resolve(doc, doc["state"]["atlas"])["layer"] == "0"
+
+
+def test_saved_unit_cards_say_when_a_unit_is_silent(widget, tmp_path):
+    # Channel 1 of the first ReLU is silent on every image (its bias is −100): its saved card says so.
+    doc = read_document(widget.to_html(tmp_path / "s.html", layers=["1"], progress=False).path)
+    cards = {c: resolve(doc, doc["answers"]["unit"][f"1|{c}|max|deconvnet"]) for c in range(4)}
+    assert cards[1]["silent"] == "everywhere"
+    widget.layer = "1"
+    for c in (0, 2, 3):
+        widget.channel = c
+        assert cards[c]["silent"] == widget.unit["silent"], c

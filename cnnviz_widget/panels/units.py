@@ -14,11 +14,14 @@ card, filters grid, webcam, unit download):
   - ``atlas``: ``{image, layer, png, count, tile: [h, w], cols, signed, downscale, stats, stats_columns}`` —
     every channel of ``layer`` for picture ``image`` (see :class:`.encode.Atlas`).
   - ``unit``: ``{request: {image, layer, channel, position, rule}, location, field, crop, map, projection,
-    stats, input_size}`` — the selected unit (``projection`` shows the ``crop`` box of the input, or all of
-    it), stamped with the request it answers.
+    silent, stats, input_size}`` — the selected unit (``projection`` shows the ``crop`` box of the input, or all
+    of it; ``silent``: ``"here"``, ``"everywhere"`` or ``None``, when and why the projection is empty), stamped
+    with the request it answers.
   - ``filters``: the first convolution's weights (:class:`.encode.FilterSheet`) plus ``layer``.
   - ``gallery``: ``{names, png, tile, cols}`` — thumbnails of the gallery's photos (default: the sample photos and
     composites of the demo image pool, :func:`~cnnviz_widget.engine.model.pool.gallery_photos`).
+  - ``note``: ``{layer, channel, text}`` or ``{}`` — a new layer without the selected channel moved it to its last
+    one (:func:`~cnnviz_widget.state.units.clamp_note`); shown while that unit is selected.
 * **Commands** — ``{"type": "upload", "name": str}`` with the file's bytes as one buffer, and ``{"type": "sample",
   "index": int}``: both answer by changing the results above. ``{"type": "frame", "seq": int, "camera": str,
   "taken": ms}`` with a camera frame (JPEG) as one buffer: the new image, then the message ``{"type":
@@ -47,6 +50,7 @@ from ..session import Session
 from ..state.units import (
     UnitRequestKey,
     atlas_state,
+    clamp_note,
     filters_state,
     gallery_state,
     layers_state,
@@ -63,6 +67,9 @@ __all__ = ["UnitsPanel", "default_name"]
 
 #: Unit cards kept per image (toggling back and forth is instant).
 CACHE_UNITS = 64
+#: What the unit card's picture says of a silent unit (the front end: ``js/src/lib/format.js: silenceText``).
+_SILENT_LINES = {"here": " · silent here (activation 0): the projection is empty",
+                 "everywhere": " · silent everywhere on this image: the projection is empty"}
 
 
 def default_name(source: Any) -> str:
@@ -93,7 +100,7 @@ def load_gallery(gallery: Sequence[Any] | None) -> list[tuple[str, Image.Image]]
 class UnitsPanel:
     """The panels of the current image and the selected unit (see the module docstring)."""
 
-    writes = ("model_info", "layers", "filters", "gallery", "picture", "atlas", "unit")
+    writes = ("model_info", "layers", "filters", "gallery", "picture", "atlas", "unit", "note")
     observes = ("layer", "channel", "position", "rule")
     commands = ("upload", "sample", "frame", "save_unit")
 
@@ -144,11 +151,16 @@ class UnitsPanel:
         self.refresh()
 
     def _clamp_to_layer(self, layer: str) -> None:
-        """Keep the channel and a picked position inside the new layer."""
+        """Keep the channel and a picked position inside the new layer: the channel stays when the layer has it,
+        else it moves to the layer's last one and ``note`` says so. A note about another unit is cleared (one the
+        front end sent with this very change is about this unit, and stays)."""
         host = self.host
         info = self.session.explorer.layer(layer)
         if host.channel >= info.channels:
+            host.note = clamp_note(layer, host.channel, info.channels)
             host.set_trait("channel", info.channels - 1)
+        elif host.note and (host.note.get("layer"), host.note.get("channel")) != (layer, host.channel):
+            host.note = {}
         if isinstance(host.position, list):
             height, width = info.spatial
             y, x = host.position
@@ -229,7 +241,8 @@ class UnitsPanel:
         where = (f"at ({unit['location'][0]}, {unit['location'][1]}) of its map" if unit.get("location")
                  else "over its whole map")
         value = f" · value there {stats['value']:.3g}" if stats.get("value") is not None else ""
-        lines = [f"{request['rule']} projection {where}{value}",
+        silent = _SILENT_LINES.get(unit.get("silent"), "")
+        lines = [f"{request['rule']} projection {where}{value}{silent}",
                  f"max {stats['max']:.3g} · mean {stats['mean']:.3g} · active {100 * stats['fraction_active']:.3g}%"
                  f" · image: {picture.get('name', '')}"]
         if top9 is not None:

@@ -19,8 +19,8 @@ from .. import encode
 from ..engine import Explorer
 from ..session import UnitGeometry
 
-__all__ = ["UnitRequestKey", "atlas_state", "filters_state", "gallery_state", "layers_state", "model_info_state",
-           "picture_state", "unit_request", "unit_state"]
+__all__ = ["UnitRequestKey", "atlas_state", "clamp_note", "filters_state", "gallery_state", "layers_state",
+           "model_info_state", "picture_state", "silence", "unit_request", "unit_state"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,15 @@ def unit_request(image: int, layer: str, channel: int, position: Any, rule: str)
     """The stamp of a selection (``position``: ``"max"``, ``"map"`` or ``[y, x]``)."""
     where = (int(position[0]), int(position[1])) if isinstance(position, (list, tuple)) else str(position)
     return UnitRequestKey(int(image), str(layer), int(channel), where, str(rule))
+
+
+def clamp_note(layer: str, asked: int, channels: int) -> dict[str, Any]:
+    """``note`` when selecting ``layer`` moves channel ``asked`` to its last one (the front end's
+    ``protocol.js: selectionChanges`` writes the same)."""
+    channel = channels - 1
+    plural = "" if channels == 1 else "s"
+    return {"layer": layer, "channel": channel,
+            "text": f"channel {asked} → {channel}: {layer} has {channels} channel{plural}"}
 
 
 def model_info_state(explorer: Explorer) -> dict[str, Any]:
@@ -86,6 +95,17 @@ def atlas_state(image_id: int, layer: str, activations: torch.Tensor) -> tuple[d
     return {"image": image_id, "layer": layer, **atlas.to_state()}, atlas.stats
 
 
+def silence(feature_map: torch.Tensor, location: tuple[int, int] | None) -> str | None:
+    """Why a unit's projection is empty, if it is: ``"everywhere"`` when its whole map is 0 on the image,
+    ``"here"`` when its activation at ``location`` is 0 (the backward pass starts from that value, so every pixel
+    of the projection is 0), else ``None``."""
+    if not bool(feature_map.any()):
+        return "everywhere"
+    if location is not None and float(feature_map[location]) == 0:
+        return "here"
+    return None
+
+
 def unit_state(request: UnitRequestKey, feature_map: torch.Tensor, geometry: UnitGeometry,
                projection: torch.Tensor, channel_order: str, input_size: Sequence[int],
                stats_row: np.ndarray | None = None, projection_cropped: bool = False) -> dict[str, Any]:
@@ -100,6 +120,8 @@ def unit_state(request: UnitRequestKey, feature_map: torch.Tensor, geometry: Uni
         channel_order: the model's channel order, for drawing.
         input_size: ``[H, W]`` of the model's input.
         stats_row: the channel's ``min, max, mean, fraction_active`` when known (from the atlas), else computed.
+
+    Its ``silent`` (:func:`silence`) says when the projection is empty and why, for the card to say so.
     """
     location = geometry.location
     row = stats_row if stats_row is not None else encode.channel_stats(feature_map[None])[0]
@@ -112,6 +134,7 @@ def unit_state(request: UnitRequestKey, feature_map: torch.Tensor, geometry: Uni
         "input_size": list(input_size),
         "map": encode.activation_map(feature_map),
         "projection": encode.raw(encode.projection_pixels(projection, channel_order, box=box)),
+        "silent": silence(feature_map, location),
         "stats": {"min": float(row[0]), "max": float(row[1]), "mean": float(row[2]),
                   "fraction_active": float(row[3]),
                   "value": float(feature_map[location]) if location is not None else None},

@@ -2,7 +2,7 @@
 // builds the static model from the saved document and renders the widget's front end on it, with a line above it
 // saying what the page is. Text from the document only ever goes in as text.
 import { decodePixels, h } from "./lib/dom.js";
-import { holdsText, StaticModel } from "./static-model.js";
+import { holdsText, offersText, StaticModel } from "./static-model.js";
 
 /**
  * @param {{render: (view: {model: any, el: HTMLElement}) => any}} widget  the widget's front end (its default export)
@@ -17,7 +17,7 @@ export async function mount(widget, doc, el) {
     `${about.model ?? "model"} on ${about.image ?? "an image"}`,
     `${(doc.holds?.layers ?? []).length} layers`,
     `${holdsText(doc.holds)}.`,
-    "Saved without Python: click units, layers and rules; new images need the notebook.",
+    offersText(doc.holds),
   ].join(" · ") });
   const host = h("div", { className: "cnnviz-export-widget" });
   el.replaceChildren(note, host);

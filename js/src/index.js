@@ -26,7 +26,7 @@ import { keyboard } from "./panels/keyboard.js";
 import { layerAtlasPanel } from "./panels/layer-atlas.js";
 import { layerPicker } from "./panels/layer-picker.js";
 import { miningStatus } from "./panels/mining-status.js";
-import { busyIndicator, errorBanner } from "./panels/status.js";
+import { busyIndicator, errorBanner, selectionNote } from "./panels/status.js";
 import { unitCard } from "./panels/unit-card.js";
 import { webcamPanel } from "./panels/webcam.js";
 
@@ -52,7 +52,7 @@ function render({ model, el }) {
   const help = helpOverlay(ctx);
   const camera = webcamPanel(ctx);
   root.append(
-    h("header", { className: "cnnviz-header" }, [name, layerPicker(ctx), miningStatus(ctx).el,
+    h("header", { className: "cnnviz-header" }, [name, layerPicker(ctx), selectionNote(ctx).el, miningStatus(ctx).el,
       busyIndicator(ctx).el, help.button]),
     errorBanner(ctx).el,
     h("div", { className: "cnnviz-main" }, [

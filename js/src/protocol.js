@@ -3,6 +3,7 @@
 // answers, so stale answers are dropped); which run of an experiment to follow; and the keys under which a page with
 // no kernel (static-model.js) finds the saved result for a selection, built from a spec defined in Python (export.py
 // writes it into the saved document). Pure: no DOM, importable from node.
+import { clampText } from "./lib/format.js";
 
 /**
  * @typedef {{image: number|null, layer: string, channel: number, position: string|number[], rule: string}} Selection
@@ -35,8 +36,9 @@ export function samePosition(a, b) {
 }
 
 /**
- * The trait changes that select `changes` from the current state, kept consistent: a new layer clamps the
- * channel to its channel count and drops a position picked on the old layer's map.
+ * The trait changes that select `changes` from the current state, kept consistent: a new layer keeps the channel
+ * when it has it, else clamps it to its last one and says so in `note` (`{layer, channel, text}`, shown while that
+ * unit is selected; `{}` clears an older note), and drops a position picked on the old layer's map.
  * @param {{get: (key: string) => any}} model
  * @param {Partial<Selection>} changes
  * @returns {Record<string, any>}
@@ -48,8 +50,10 @@ export function selectionChanges(model, changes) {
     out.layer = changes.layer;
     const info = (model.get("layers") ?? []).find((l) => l.name === layer);
     const channels = info?.shape?.[0] ?? 1;
-    const channel = changes.channel ?? model.get("channel");
-    if (channel >= channels || changes.channel != null) out.channel = Math.min(channel, channels - 1);
+    const asked = changes.channel ?? model.get("channel");
+    const channel = Math.min(asked, channels - 1);
+    if (channel !== model.get("channel") || changes.channel != null) out.channel = channel;
+    out.note = channel < asked ? { layer, channel, text: clampText(layer, asked, channel, channels) } : {};
     const position = changes.position ?? model.get("position");
     out.position = Array.isArray(position) ? "max" : position;
   } else {
@@ -58,9 +62,41 @@ export function selectionChanges(model, changes) {
   }
   if (changes.rule != null) out.rule = changes.rule;
   for (const key of Object.keys(out)) {
-    if (key === "position" ? samePosition(out[key], model.get(key)) : out[key] === model.get(key)) delete out[key];
+    const same = key === "position" ? samePosition(out[key], model.get(key))
+      : key === "note" ? sameNote(out[key], model.get(key)) : out[key] === model.get(key);
+    if (same) delete out[key];
   }
   return out;
+}
+
+/**
+ * Whether two notes say the same about the same unit (no note: `{}` or nothing).
+ * @param {any} a @param {any} b
+ */
+function sameNote(a, b) {
+  return (a?.text ?? "") === (b?.text ?? "") && (!a?.text || (a.layer === b.layer && a.channel === b.channel));
+}
+
+/**
+ * The note to show for the current selection: its text while its unit is selected, else "".
+ * @param {{get: (key: string) => any}} model
+ */
+export function noteText(model) {
+  const note = model.get("note");
+  return note?.text && note.layer === model.get("layer") && note.channel === model.get("channel") ? note.text : "";
+}
+
+/**
+ * Whether the page can answer `value` of a selection field ("rule" or "position"): always in the live widget (no
+ * `holds`); on a saved page only what it holds (static-model.js) — a position picked on the map ([y, x]) never.
+ * @param {{rules?: string[], positions?: string[]}|null|undefined} holds  `model.get("holds")`
+ * @param {"rule"|"position"} field
+ * @param {any} value
+ */
+export function offered(holds, field, value) {
+  if (!holds) return true;
+  if (field === "rule") return (holds.rules ?? []).includes(value);
+  return !Array.isArray(value) && (holds.positions ?? ["max"]).includes(value);
 }
 
 /**

@@ -25,6 +25,25 @@ export function holdsText(holds) {
   return `This saved page holds ${rules} projections of each unit at ${where.join(" and at ")}`;
 }
 
+/**
+ * What a visitor can click on the page, and what needs the live widget (the line above the saved widget).
+ * @param {{layers?: string[], rules?: string[], positions?: string[]}} holds
+ */
+export function offersText(holds) {
+  const rules = holds?.rules ?? [];
+  const positions = holds?.positions ?? ["max"];
+  const can = ["units"];
+  if ((holds?.layers ?? []).length > 1) can.push("layers");
+  if (rules.length > 1) can.push(`rules (${rules.join(" / ")})`);
+  if (positions.length > 1) can.push("strongest location / whole map");
+  const cannot = [];
+  if (rules.length < 3) cannot.push("other rules");
+  if (!positions.includes("map")) cannot.push("whole maps");
+  cannot.push("picked locations", "new images");
+  const list = (items) => (items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : items[0]);
+  return `Saved without Python: click ${list(can)}; ${list(cannot)} need the live widget.`;
+}
+
 /** @param {string} text base64 */
 function base64Bytes(text) {
   const raw = atob(text);
@@ -136,6 +155,8 @@ export class StaticModel {
   static async open(doc, decodeImage) {
     const blobs = new BlobStore(doc.blobs, decodeImage);
     const model = new StaticModel(doc, blobs, await blobs.resolve(doc.state ?? {}));
+    // What the page holds, for the panels to offer only that (protocol.js `offered`; a live widget has none).
+    model.state.holds = doc.holds ?? { layers: [], rules: [], positions: ["max"] };
     // The saved state answers its own selection.
     for (const [trait, key] of Object.entries(answerKeys(model, model.keys))) {
       if (key != null && doc.answers?.[trait] && key in doc.answers[trait]) {

@@ -79,7 +79,7 @@ def test_the_right_pixels_land_in_the_right_tile(harness, tiny_widget, page):
     for c in range(3):
         acts[c] = (torch.arange(256).reshape(16, 16) * (c + 1)) % 256
     acts[0, 15, 15] = 255
-    atlas = encode.activation_atlas(acts)
+    atlas = encode.activation_atlas(acts, percentile=100, gamma=1)  # the layer's largest value, linearly
     state = {"atlas": to_js({"image": 1, "layer": "0", **atlas.to_state()})}
     harness.mount(tiny_widget, state=state)
     page.wait_for_selector(tile(3))
@@ -95,6 +95,67 @@ def test_the_right_pixels_land_in_the_right_tile(harness, tiny_widget, page):
     assert dead.count() == 1 and dead.get_attribute("data-channel") == "3"
     page.hover(tile(1))
     assert page.inner_text("[data-testid=tile-readout]") == "channel 1 · max 254 · mean 127"
+
+
+def test_the_grid_legend_says_what_full_brightness_is_and_marks_clipped_tiles(harness, tiny_widget, page):
+    # 21 one-pixel units peaking at 0, 1, 4, 9, 16 (×16) and 64: the scale is 16 (their 95th percentile), codes
+    # round(255 · √min(x / 16, 1)) = 0, 64, 128, 191, 255 …, and the unit at 64 is clipped (tests/test_encode.py).
+    values = [0.0, 1.0, 4.0, 9.0] + [16.0] * 16 + [64.0]
+    atlas = encode.activation_atlas(torch.tensor(values)[:, None, None])
+    harness.mount(tiny_widget, state={"atlas": to_js({"image": 1, "layer": "0", **atlas.to_state()})})
+    page.wait_for_selector(tile(20))
+    assert [harness.tile_pixels(c)["data"][0] for c in (1, 2, 3, 20)] == [64, 128, 191, 255]
+    assert page.inner_text("[data-testid=grid-legend-text]") == (
+        "full brightness = 16: the 95th percentile of the units' peaks · half = 4 (√ scale) · ◥ 1 unit above it, "
+        "clipped")
+    assert (page.inner_text("[data-testid=grid-legend-low]"), page.inner_text("[data-testid=grid-legend-high]")) == (
+        "0", "16")
+    ramp = page.evaluate("""() => {
+      const c = document.querySelector("[data-testid=grid-legend-ramp]");
+      return Array.from(c.getContext("2d").getImageData(0, 0, 256, 1).data).filter((_, i) => i % 4 === 0);
+    }""")
+    assert ramp == list(range(256))  # code k is drawn as gray k, the colours of the tiles
+    clipped = page.locator(".cnnviz-tile--clipped")
+    assert clipped.count() == 1 and clipped.get_attribute("data-channel") == "20"
+    page.hover(tile(20))  # the exact value, beyond what the tile can show
+    assert page.inner_text("[data-testid=tile-readout]") == (
+        "channel 20 · max 64 · mean 64 · above the grid's scale (16): clipped")
+    jupyter_driver.screenshot(page, "harness-grid-legend")
+
+
+def test_a_layer_without_the_channel_moves_it_and_says_so(harness, tiny_widget, page):
+    tiny_widget.layer, tiny_widget.channel = "4", 5  # 6 channels; layer 7 (linear) has 3
+    harness.mount(tiny_widget)
+    wait_painted(page, key(tiny_widget))
+    assert page.locator("[data-testid=selection-note]").is_hidden()
+    page.select_option("[data-testid=layer-select]", "7")
+    note = {"layer": "7", "channel": 2, "text": "channel 5 → 2: 7 has 3 channels"}
+    assert harness.answer()["saved"] == [{"layer": "7", "channel": 2, "note": note}]
+    assert (tiny_widget.layer, tiny_widget.channel, tiny_widget.note) == ("7", 2, note)  # the kernel keeps it
+    wait_painted(page, "1|7|2|max|deconvnet")
+    assert page.inner_text("[data-testid=selection-note]") == "channel 5 → 2: 7 has 3 channels"
+    page.click(tile(1))  # another unit: the note was about channel 2
+    harness.answer()
+    assert page.locator("[data-testid=selection-note]").is_hidden()
+    page.select_option("[data-testid=layer-select]", "3")  # has channel 1: kept, the note cleared
+    assert harness.answer()["saved"] == [{"layer": "3", "note": {}}]
+    wait_painted(page, "1|3|1|max|deconvnet")
+    assert page.locator("[data-testid=selection-note]").is_hidden()
+
+
+def test_a_silent_unit_says_why_its_projection_is_empty(harness, tiny_widget, page):
+    tiny_widget.layer, tiny_widget.channel, tiny_widget.position = "1", 0, [0, 0]  # its activation is 0 there
+    assert tiny_widget.unit["silent"] == "here"
+    harness.mount(tiny_widget)
+    wait_painted(page, key(tiny_widget))
+    note = page.locator("[data-testid=silent-note]")
+    assert note.is_visible() and note.get_attribute("data-silent") == "here"
+    assert note.inner_text().startswith("Silent here: its activation at this location is 0, so its projection is "
+                                        "empty.")
+    page.click("[data-testid=position-toggle] [data-value=max]")
+    harness.answer()
+    wait_painted(page, key(tiny_widget))
+    assert tiny_widget.unit["silent"] is None and note.is_hidden()
 
 
 def test_click_on_a_tile_sends_the_selection_and_paints_the_answer(harness, tiny_widget, page):

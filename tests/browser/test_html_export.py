@@ -87,6 +87,9 @@ def test_export_opens_offline_and_answers_clicks_with_the_widgets_pixels(offline
     # Another layer, through the layer picker and PgDn; its tiles are its own atlas, exactly.
     page.select_option("[data-testid=layer-select]", "<img src=x onerror=alert(1)>")
     wait_key(page, "1|<img src=x onerror=alert(1)>|2|max|deconvnet")
+    # The grid paints once its PNG is decoded, which may come after the card.
+    page.wait_for_function("() => document.querySelector('[data-testid=activation-grid]').dataset.layer === "
+                           "'<img src=x onerror=alert(1)>'")
     assert page.locator("[data-testid=unit-tile]").count() == 5
     w.layer = "<img src=x onerror=alert(1)>"
     sheet = np.asarray(encode.to_pil(w.atlas["png"]))
@@ -102,14 +105,13 @@ def test_export_opens_offline_and_answers_clicks_with_the_widgets_pixels(offline
     page.keyboard.press("PageDown")
     wait_key(page, "1|relu2|2|max|deconvnet")
 
-    # Unsaved choices are refused with a banner that names what the page holds; the card stays on its unit.
-    page.click("[data-testid=rule-toggle] [data-value=guided]")
-    page.wait_for_function("() => !document.querySelector('[data-testid=error-banner]').hidden")
-    assert page.inner_text("[data-testid=error-banner] .cnnviz-error-text") == (
-        "This saved page holds deconvnet projections of each unit at its strongest location; layer relu2 channel 2 "
-        "(guided, position max) needs the live widget.")
+    # Unsaved choices are not offered: their buttons are disabled and say why; the card stays on its unit.
+    guided = page.locator("[data-testid=rule-toggle] [data-value=guided]")
+    assert guided.is_disabled() and guided.get_attribute("title") == (
+        "not in this saved page: the guided projection needs the live widget")
+    guided.click(force=True)
     assert page.get_attribute("[data-testid=rule-toggle] [data-value=deconvnet]", "aria-pressed") == "true"
-    assert painted_key(page) == "1|relu2|2|max|deconvnet"
+    assert painted_key(page) == "1|relu2|2|max|deconvnet" and page.locator("[data-testid=error-banner]").is_hidden()
     page.click("[data-testid=unit-tile][data-channel='4']")
     wait_key(page, "1|relu2|4|max|deconvnet")
     assert page.locator("[data-testid=error-banner]").is_hidden()
@@ -188,4 +190,38 @@ def test_exported_top9_panels_stay_clickable(offline_page, tmp_path):
     page.click("[data-testid=atlas-unit][data-channel='1']")
     wait_key(page, "1|3|1|max|deconvnet")
     assert page.locator("[data-testid=error-banner]").is_hidden()
+    assert page.js_errors == [] and page.network_requests == []
+
+
+def test_a_page_saved_after_opening_an_exemplar_answers_its_first_click(offline_page, tmp_path):
+    page = offline_page
+    w = CNNViz(model=tiny_model(), preprocess=PREPROCESS, labels=TINY_LABELS, gallery=tiny_images(), layer="3")
+    w.mine([img for _, img in tiny_images()], layers=["3"], k=2, cache_dir=tmp_path / "cache")
+    assert w.wait_exemplars(60)
+    first = w.exemplars.top("3", 0)[0]
+    w._handle_custom_msg({"type": "exemplar", "layer": "3", "channel": 0, "index": first.index}, [])
+    assert isinstance(w.position, list) and w.error == ""  # the unit at the exemplar's location, on its image
+    image = w.picture["id"]
+    path = tmp_path / "exemplar.html"
+    w.to_html(path, layers=["0", "3"], progress=False)
+    open_export(page, path)
+    wait_key(page, f"{image}|3|0|max|deconvnet")  # opened on the same unit at a location the page holds
+    assert page.inner_text("[data-testid=export-note]").endswith(
+        "Saved without Python: click units and layers; other rules, whole maps, picked locations and new images need "
+        "the live widget.")
+    # Only what the page holds is offered; the rest is disabled and says why.
+    for rule in ("guided", "gradient"):
+        button = page.locator(f"[data-testid=rule-toggle] [data-value={rule}]")
+        assert button.is_disabled() and button.get_attribute("title") == (
+            f"not in this saved page: the {rule} projection needs the live widget")
+    assert page.locator("[data-testid=rule-toggle] [data-value=deconvnet]").is_enabled()
+    assert page.locator("[data-testid=position-toggle] [data-value=map]").is_disabled()
+    assert page.inner_text("[data-testid=unit-card] figure:nth-child(2) figcaption") == "activation map"
+    page.click("[data-testid=activation-map]")  # picking a location is not offered: nothing asked, no banner
+    page.wait_for_timeout(200)
+    assert painted_key(page) == f"{image}|3|0|max|deconvnet"
+    page.click("[data-testid=unit-tile][data-channel='2']")  # the first click is answered
+    wait_key(page, f"{image}|3|2|max|deconvnet")
+    assert page.locator("[data-testid=error-banner]").is_hidden()
+    jupyter_driver.screenshot(page, "export-after-exemplar")
     assert page.js_errors == [] and page.network_requests == []

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  answerKeys, experimentAnswers, FORMAT_1_KEYS, isActive, keyTraits, layerAtlasAnswers, newestKind, pending, requestKey,
-  samePosition, selectionChanges, selectionOf, synthesisAnswers, top9Answers, unitAnswers,
+  answerKeys, experimentAnswers, FORMAT_1_KEYS, isActive, keyTraits, layerAtlasAnswers, newestKind, noteText, pending,
+  requestKey, samePosition, selectionChanges, selectionOf, synthesisAnswers, top9Answers, unitAnswers,
 } from "../../js/src/protocol.js";
 
 function model(state) {
@@ -38,11 +38,30 @@ test("pending tells what still waits for the kernel", () => {
   assert.deepEqual(pending(model({})), { atlas: false, unit: false }, "an empty state waits for nothing");
 });
 
-test("selecting a layer with fewer channels clamps the channel and drops a picked position", () => {
+test("selecting a layer with fewer channels clamps the channel, says so, and drops a picked position", () => {
   const m = model({ ...base, position: [1, 3] });
-  assert.deepEqual(selectionChanges(m, { layer: "b" }), { layer: "b", channel: 2, position: "max" });
+  const note = { layer: "b", channel: 2, text: "channel 5 → 2: b has 3 channels" };
+  assert.deepEqual(selectionChanges(m, { layer: "b" }), { layer: "b", channel: 2, note, position: "max" });
   assert.deepEqual(selectionChanges(m, { layer: "b", channel: 1 }), { layer: "b", channel: 1, position: "max" });
   assert.deepEqual(selectionChanges(model(base), { layer: "b", channel: 0 }), { layer: "b", channel: 0 });
+  assert.deepEqual(selectionChanges(model(base), { layer: "b", channel: 7 }).note,
+    { layer: "b", channel: 2, text: "channel 7 → 2: b has 3 channels" });
+});
+
+test("a layer that has the channel keeps it, and clears an older note", () => {
+  const note = { layer: "b", channel: 2, text: "channel 5 → 2: b has 3 channels" };
+  const noted = { ...base, layer: "b", channel: 2, note };
+  assert.deepEqual(selectionChanges(model(noted), { layer: "a" }), { layer: "a", note: {} });
+  assert.deepEqual(selectionChanges(model(base), { layer: "fc" }), { layer: "fc" }, "channel 5 of 10: kept, no note");
+  assert.deepEqual(selectionChanges(model({ ...base, note: {} }), { layer: "fc" }), { layer: "fc" });
+});
+
+test("a note shows only while its unit is selected", () => {
+  const note = { layer: "b", channel: 2, text: "channel 5 → 2: b has 3 channels" };
+  assert.equal(noteText(model({ ...base, layer: "b", channel: 2, note })), "channel 5 → 2: b has 3 channels");
+  assert.equal(noteText(model({ ...base, layer: "b", channel: 1, note })), "");
+  assert.equal(noteText(model({ ...base, note: {} })), "");
+  assert.equal(noteText(model(base)), "");
 });
 
 test("unchanged values are not sent", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FORMAT_1_KEYS } from "../../js/src/protocol.js";
-import { BlobStore, holdsText, StaticModel } from "../../js/src/static-model.js";
+import { FORMAT_1_KEYS, offered } from "../../js/src/protocol.js";
+import { BlobStore, holdsText, offersText, StaticModel } from "../../js/src/static-model.js";
 
 const b64 = (bytes) => Buffer.from(Uint8Array.from(bytes)).toString("base64");
 
@@ -162,4 +162,21 @@ test("the page's summary names rules and positions", () => {
   assert.equal(holdsText({ rules: ["deconvnet", "guided"], positions: ["max", "map"] }),
     "This saved page holds deconvnet / guided projections of each unit at its strongest location and at its "
     + "whole map");
+});
+
+test("the page tells the panels what it holds, and its header offers only that", async () => {
+  const model = await StaticModel.open(doc(), decodeImage);
+  const holds = model.get("holds");
+  assert.deepEqual(holds, { layers: ["a", "b"], rules: ["deconvnet"], positions: ["max"] });
+  assert.equal(offered(holds, "rule", "deconvnet"), true);
+  assert.equal(offered(holds, "rule", "guided"), false);
+  assert.equal(offered(holds, "position", "max"), true);
+  assert.equal(offered(holds, "position", "map"), false);
+  assert.equal(offered(holds, "position", [3, 4]), false, "a picked location is never saved");
+  assert.equal(offered(undefined, "position", [3, 4]), true, "the live widget answers everything");
+  assert.equal(offersText(holds), "Saved without Python: click units and layers; other rules, whole maps, picked "
+    + "locations and new images need the live widget.");
+  assert.equal(offersText({ layers: ["a"], rules: ["deconvnet", "guided", "gradient"], positions: ["max", "map"] }),
+    "Saved without Python: click units, rules (deconvnet / guided / gradient) and strongest location / whole map; "
+    + "picked locations and new images need the live widget.");
 });

@@ -12,7 +12,8 @@ from PIL import Image
 from torch import nn
 
 import cnnviz_widget
-from cnnviz_widget import CNNViz, Explorer, ImageError, ImagePreprocess, LayerError, load_model
+from cnnviz_widget import CNNViz, Explorer, ImageError, ImagePreprocess, LayerError, ModelError, load_model
+from cnnviz_widget.state.units import clamp_note
 
 PRE = ImagePreprocess(size=8, resize=None, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))  # tensor = pixel / 255
 LABELS = ["a", "b", "c"]
@@ -72,6 +73,22 @@ def pixels(picture: dict) -> np.ndarray:
 
 
 # -------------------------------------------------------------------------------------------- constructor
+def test_a_bare_module_takes_input_size_and_the_error_names_what_works():
+    # A 1-channel net with a linear layer sized for 28×28 inputs: 2 maps of 26×26 after a 3×3 convolution.
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 26 * 26, 3)).eval()
+    with pytest.warns(UserWarning, match="no preprocess given"), pytest.raises(
+            ModelError, match=r"input of shape \(1, 1, 224, 224\).* input_size=<side> when no preprocess is given "
+                              r"\(e\.g\. input_size=28 for 28×28 inputs\), or a preprocess= that makes that input"):
+        CNNViz(model=net, gallery=[])
+    with pytest.warns(UserWarning, match="no preprocess given"):
+        v = CNNViz(model=net, input_size=28, gallery=[])
+    assert v.explorer.spec.input_shape == (1, 28, 28) and v.picture["size"] == [28, 28]
+    assert v.atlas["tile"] == [26, 26] and v.unit["request"]["layer"] == "0"
+    with pytest.raises(ModelError, match="input_size=28 applies to an nn.Module or a model name; this Explorer "
+                                         "already takes 1×28×28 inputs — drop input_size"):
+        CNNViz(model=v.explorer, input_size=28, gallery=[])
+
+
 def test_unknown_keywords_raise_type_error_listing_the_valid_ones():
     with pytest.raises(TypeError, match=r"unknown keywords 'colour', 'size'; valid keywords: model, image, layer"):
         CNNViz(model=hand_net(), preprocess=PRE, colour="red", size=3)
@@ -128,9 +145,12 @@ def test_atlas_statistics_are_the_layers_exact_values(w):
     assert s[:, 0].tolist() == pytest.approx([0.0, 0.2, 0.0, -1.0])  # min
     assert s[:, 1].tolist() == pytest.approx([1.0, 0.2, 0.0, 0.0])  # max
     assert s[2, :2].tolist() == [0.0, 0.0]  # blue: silent
-    sheet = decode(w.atlas["png"])  # 2×2 grid of 8×8 tiles; signed codes, scale 1
-    assert sheet[2, 5] == 255 and sheet[6, 1] == 128 + round(127 * 0.4)  # channel 0 (red)
-    assert np.all(sheet[0:8, 8:16] == 128 + round(127 * 0.2))  # channel 1 (green)
+    # 2×2 grid of 8×8 tiles; signed codes 128 ± round(127 · √(|x| / s)) with s = 1, the 95th percentile of the
+    # peaks 1, 0.2, 0, 1 (sorted, position 0.95 · 3 = 2.85, between 1 and 1).
+    assert s[:, 4].tolist() == [1.0] * 4
+    sheet = decode(w.atlas["png"])
+    assert sheet[2, 5] == 255 and sheet[6, 1] == 128 + round(127 * 0.4 ** 0.5) == 208  # channel 0 (red)
+    assert np.all(sheet[0:8, 8:16] == 128 + round(127 * 0.2 ** 0.5))  # channel 1 (green): 185
     assert sheet[8 + 2, 8 + 5] == 1  # channel 3 (−red)
 
 
@@ -214,6 +234,44 @@ def test_positions_normalise_and_picked_positions_reset_on_a_layer_without_space
     assert (w.unit["location"], w.unit["field"], w.atlas["tile"]) == (None, None, [1, 1])
     with pytest.raises(LayerError, match="outside layer '6'"):
         w.position = [0, 0]
+
+
+def test_a_layer_without_the_channel_clamps_it_and_says_so(w):
+    w.channel = 3  # layer 0 has 4 channels, layer 2 two
+    w.layer = "2"
+    assert w.channel == 1 and w.unit["request"]["channel"] == 1
+    assert w.note == {"layer": "2", "channel": 1, "text": "channel 3 → 1: 2 has 2 channels"}
+    w.layer = "3"  # has channel 1: kept, and the note about layer 2 is gone
+    assert (w.channel, w.note) == (1, {})
+    w.layer = "6"
+    assert (w.channel, w.note) == (1, {})
+    # The front end clamps too and sends its note with the change: it stays.
+    w.layer, w.channel = "0", 3
+    note = {"layer": "2", "channel": 1, "text": "channel 3 → 1: 2 has 2 channels"}
+    w.set_state({"layer": "2", "channel": 1, "note": note})
+    assert (w.layer, w.channel, w.note) == ("2", 1, note)
+    # The same words as the front end's (tests/js/lib/format.test.mjs).
+    assert clamp_note("features.9", 300, 256)["text"] == "channel 300 → 255: features.9 has 256 channels"
+    assert clamp_note("fc", 3, 1) == {"layer": "fc", "channel": 0, "text": "channel 3 → 0: fc has 1 channel"}
+
+
+def test_a_silent_unit_says_why_its_projection_is_empty(w):
+    # After the first ReLU: red is 0 except at (2, 5) and (6, 1); blue (channel 2) and −red (3) are 0 everywhere.
+    w.layer, w.channel = "1", 2
+    assert w.unit["silent"] == "everywhere" and w.unit["stats"]["max"] == 0
+    assert np.all(pixels(w.unit["projection"]) == 128)
+    w.channel, w.position = 0, [0, 0]
+    assert w.unit["silent"] == "here" and w.unit["stats"]["value"] == 0
+    assert np.all(pixels(w.unit["projection"]) == 128)
+    w.position = "max"
+    assert w.unit["silent"] is None and w.unit["location"] == [2, 5]
+    assert not np.all(pixels(w.unit["projection"]) == 128)
+    w.channel, w.position = 3, "map"
+    assert w.unit["silent"] == "everywhere"
+    w.layer, w.channel = "0", 3  # before the ReLU −red is −1 and −0.4 where red is, 0 elsewhere: its whole map
+    assert w.unit["silent"] is None and w.unit["stats"]["min"] == pytest.approx(-1.0)  # projects, negatively,
+    w.position = "max"  # but its strongest value is 0 (at the first such place, (0, 0)): silent there
+    assert w.unit["silent"] == "here" and w.unit["location"] == [0, 0]
 
 
 def test_front_end_updates_apply_together(w):

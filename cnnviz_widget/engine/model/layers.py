@@ -175,8 +175,10 @@ def discover_table(model: nn.Module, example: torch.Tensor) -> LayerTable:
                 model(example)
     except Exception as exc:
         raise ModelError(
-            f"{type(model).__name__} failed on an input of shape {tuple(example.shape)}: {exc} — "
-            "pass the preprocess (or input_size) the model was built for"
+            f"{type(model).__name__} failed on an input of shape {tuple(example.shape)}: {exc} — give it the input "
+            "it was built for: input_size=<side> when no preprocess is given (e.g. input_size=28 for 28×28 inputs), "
+            "or a preprocess= that makes that input (e.g. cnnviz_widget.ImagePreprocess(size=28, resize=None, "
+            "mean=..., std=...))"
         ) from exc
     finally:
         for h in handles:

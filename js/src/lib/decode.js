@@ -73,6 +73,29 @@ export function isDead(stats, i) {
 }
 
 /**
+ * The activation grid's one colour scale (cnnviz_widget/encode.py: `code ∝ (x / scale) ** gamma`, peaks above the
+ * scale clipped), read from an atlas and its statistics.
+ * @param {{gamma?: number, percentile?: number|null, signed?: boolean, count?: number}} atlas
+ * @param {Record<string, Float32Array>} stats  readStats(atlas)
+ * @returns {{scale: number, gamma: number, percentile: number|null, signed: boolean, half: number,
+ *   clipped: number[]}}  `percentile`: null when each tile has its own scale; `half`: the value shown at half
+ *   brightness; `clipped`: channels whose peak is above the scale
+ */
+export function gridScale(atlas, stats) {
+  const gamma = atlas?.gamma ?? 1;
+  const count = atlas?.count ?? 0;
+  const scale = count > 0 ? stats.scale[0] : 0;
+  const clipped = [];
+  for (let i = 0; i < count; i++) {
+    if (Math.max(Math.abs(stats.min[i]), Math.abs(stats.max[i])) > stats.scale[i]) clipped.push(i);
+  }
+  // An atlas saved before atlases said their rule was made with the layer's largest value, linearly.
+  const percentile = atlas?.percentile === undefined ? 100 : atlas.percentile;
+  return { scale, gamma, percentile, signed: Boolean(atlas?.signed),
+    half: scale * 0.5 ** (1 / gamma), clipped };
+}
+
+/**
  * Whether a unit of the layer atlas is dead (never fired on the mined images).
  * @param {{images?: number}} atlas
  * @param {Record<string, Float32Array>} stats  columns of the atlas's stats

@@ -72,6 +72,61 @@ export function unitSummary(top9) {
 }
 
 /**
+ * The activation grid's legend in words: what full and half brightness are, and how many tiles are clipped.
+ * @param {{scale: number, gamma: number, percentile: number|null, signed: boolean, half: number, clipped: number[]}} g
+ *   lib/decode.js `gridScale`
+ */
+export function gridLegendText(g) {
+  if (g.percentile == null) return "each tile stretched to its own peak: tiles do not compare";
+  const which = g.percentile >= 100 ? "the layer's largest value" : `the ${ordinal(g.percentile)} percentile of the `
+    + "units' peaks";
+  const ends = g.signed ? `white = ${formatNumber(g.scale)}, black = ${formatNumber(-g.scale)}, gray = 0`
+    : `full brightness = ${formatNumber(g.scale)}`;
+  const parts = [`${ends}: ${which}`];
+  const curve = g.gamma === 0.5 ? "√" : `power ${g.gamma}`;
+  if (g.gamma !== 1) parts.push(`${g.signed ? "halfway = ±" : "half = "}${formatNumber(g.half)} (${curve} scale)`);
+  const n = g.clipped.length;
+  if (n) parts.push(`◥ ${n} unit${n === 1 ? "" : "s"} above it, clipped`);
+  return parts.join(" · ");
+}
+
+/** @param {number} n */
+function ordinal(n) {
+  const v = Number(n.toPrecision(4));
+  const teen = v % 100 >= 11 && v % 100 <= 13;
+  const suffix = teen || !Number.isInteger(v) ? "th" : ({ 1: "st", 2: "nd", 3: "rd" }[v % 10] ?? "th");
+  return `${v}${suffix}`;
+}
+
+/**
+ * The note said when a layer change moves the channel: the new layer has fewer channels.
+ * @param {string} layer  the new layer
+ * @param {number} from  the channel asked for
+ * @param {number} to  the channel selected
+ * @param {number} channels  the new layer's channel count
+ */
+export function clampText(layer, from, to, channels) {
+  return `channel ${from} → ${to}: ${layer} has ${channels} channel${channels === 1 ? "" : "s"}`;
+}
+
+/**
+ * What the unit card says of a unit whose projection is empty (`unit.silent`, cnnviz_widget/state/units.py
+ * `silence`), or "" for one that fires where it is shown.
+ * @param {string|null|undefined} silent  "here", "everywhere" or nothing
+ */
+export function silenceText(silent) {
+  if (silent === "everywhere") {
+    return "Silent everywhere on this image: its activation map is all 0, so its projection is empty. Its top-9 "
+      + "exemplars show what makes it fire.";
+  }
+  if (silent === "here") {
+    return "Silent here: its activation at this location is 0, so its projection is empty. Pick a bright spot of "
+      + "its map (or its strongest location); its top-9 exemplars show what makes it fire.";
+  }
+  return "";
+}
+
+/**
  * The mining status for people, from the `mining` trait.
  * @param {any} mining
  * @returns {{text: string, running: boolean}}

@@ -1,9 +1,10 @@
 // Panel: the activation grid — every channel of the selected layer for the current image, one tile each, decoded
-// from one binary atlas. Hover shows the channel's statistics; click selects it; silent channels are marked.
+// from one binary atlas. Hover shows the channel's statistics; click selects it; silent channels are marked, and so
+// are channels whose peak is above the grid's one scale (clipped); the legend says what full brightness is.
 import { colorize } from "../lib/colormap.js";
-import { cropRGBA, isDead, readStats, tileRect } from "../lib/decode.js";
+import { cropRGBA, gridScale, isDead, readStats, tileRect } from "../lib/decode.js";
 import { h, putPixels } from "../lib/dom.js";
-import { formatNumber } from "../lib/format.js";
+import { formatNumber, gridLegendText } from "../lib/format.js";
 import { tileDisplaySize, tileOrder } from "../lib/layout.js";
 import { pending } from "../protocol.js";
 
@@ -16,17 +17,39 @@ export function activationGrid(ctx) {
     on: { click: () => ctx.set("sort_by", model.get("sort_by") === "strength" ? "channel" : "strength") } });
   const grid = h("div", { className: "cnnviz-grid", testid: "activation-grid", attrs: { role: "listbox",
     "aria-label": "channels of the layer" } });
+  const rampLow = h("span", { className: "cnnviz-scale-label", testid: "grid-legend-low" });
+  const ramp = h("canvas", { className: "cnnviz-scale-bar cnnviz-grid-ramp", testid: "grid-legend-ramp",
+    attrs: { width: 256, height: 1 } });
+  const rampHigh = h("span", { className: "cnnviz-scale-label", testid: "grid-legend-high" });
+  const legendText = h("span", { className: "cnnviz-grid-legend-text", testid: "grid-legend-text" });
+  const legend = h("div", { className: "cnnviz-grid-legend", testid: "grid-legend" }, [
+    h("div", { className: "cnnviz-scale" }, [rampLow, ramp, rampHigh]), legendText]);
+  putPixels(ramp, colorize(Uint8ClampedArray.from({ length: 256 * 4 }, (_, i) => i >> 2), "gray"), 256, 1);
   /** @type {Array<{el: HTMLElement, canvas: HTMLCanvasElement}>} */
   let tiles = [];
   /** @type {Record<string, Float32Array>|null} */
   let stats = null;
   let shown = null; // the atlas currently painted
+  /** @type {Set<number>} */
+  let clipped = new Set();
   let generation = 0;
 
   function describe(i) {
     if (!stats) return `channel ${i}`;
     const dead = isDead(stats, i) ? " · silent (all zero) on this image" : "";
-    return `channel ${i} · max ${formatNumber(stats.max[i])} · mean ${formatNumber(stats.mean[i])}${dead}`;
+    const above = clipped.has(i) ? ` · above the grid's scale (${formatNumber(stats.scale[i])}): clipped` : "";
+    return `channel ${i} · max ${formatNumber(stats.max[i])} · mean ${formatNumber(stats.mean[i])}${dead}${above}`;
+  }
+
+  function showLegend(atlas) {
+    const g = gridScale(atlas, stats);
+    clipped = new Set(g.clipped);
+    legend.hidden = !atlas.count;
+    rampLow.textContent = g.signed ? formatNumber(-g.scale) : "0";
+    rampHigh.textContent = formatNumber(g.scale);
+    legendText.textContent = gridLegendText(g);
+    legend.dataset.scale = String(g.scale);
+    legend.dataset.clipped = String(g.clipped.length);
   }
 
   function makeTile(i) {
@@ -65,6 +88,7 @@ export function activationGrid(ctx) {
     if (!atlas || !atlas.png) {
       tiles = [];
       shown = null;
+      legend.hidden = true;
       grid.replaceChildren();
       mark();
       return;
@@ -74,6 +98,7 @@ export function activationGrid(ctx) {
     const colored = colorize(pixels.data, "gray");
     if (tiles.length !== atlas.count) tiles = Array.from({ length: atlas.count }, (_, i) => makeTile(i));
     stats = readStats(atlas);
+    showLegend(atlas);
     const [th, tw] = atlas.tile;
     grid.style.setProperty("--cnnviz-tile-size", `${tileDisplaySize(atlas.count)}px`);
     grid.style.setProperty("--cnnviz-tile-aspect", `${tw} / ${th}`);
@@ -81,6 +106,7 @@ export function activationGrid(ctx) {
       const rect = tileRect(i, atlas.cols, atlas.tile);
       putPixels(canvas, cropRGBA(colored, pixels.width, rect), rect.width, rect.height);
       el.classList.toggle("cnnviz-tile--dead", isDead(stats, i));
+      el.classList.toggle("cnnviz-tile--clipped", clipped.has(i));
       el.title = describe(i);
     });
     shown = atlas;
@@ -97,7 +123,7 @@ export function activationGrid(ctx) {
   paint();
 
   const el = h("section", { className: "cnnviz-panel cnnviz-grid-panel" }, [
-    h("header", { className: "cnnviz-panel-header" }, [title, sort]), readout, grid]);
+    h("header", { className: "cnnviz-panel-header" }, [title, sort]), legend, readout, grid]);
   return {
     el,
     /** Channels in display order, and the number of columns as rendered (for keyboard moves). */

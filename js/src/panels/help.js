@@ -11,9 +11,11 @@ export const PANELS = [
       + "‹ › or PgUp / PgDn step through the layers." },
   { title: "Activations",
     text: "One tile per channel of the layer, for the current image: bright where the channel responds. All tiles "
-      + "share one scale, so a dark tile is a unit that is quiet on this image; a crossed-out tile is silent (all "
-      + "zero). Hover for its maximum and mean; click a tile, or use the arrow keys, to select that unit; sort by "
-      + "strength to find the busiest units." },
+      + "share one scale (the legend: full brightness is the 95th percentile of the units' peaks, and brightness "
+      + "follows the square root, so weak responses still show), so a dark tile is a unit that is quiet on this "
+      + "image; a tile marked ◥ peaks above the scale (clipped); a crossed-out tile is silent (all zero). Hover for "
+      + "its exact maximum and mean; click a tile, or use the arrow keys, to select that unit; sort by strength to "
+      + "find the busiest units." },
   { title: "Unit card",
     text: "The selected unit. Input: the image with the unit's receptive field, the only part of the image it can "
       + "see. Activation map: where in the image the channel responds (click a location to look at the unit "

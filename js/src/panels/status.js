@@ -1,6 +1,6 @@
-// Panels: the busy indicator and the error banner.
+// Panels: the busy indicator, the selection's note and the error banner.
 import { h } from "../lib/dom.js";
-import { pending } from "../protocol.js";
+import { noteText, pending } from "../protocol.js";
 
 /**
  * Busy while the kernel says so, while this view waits for results that answer its selection, or while an
@@ -20,6 +20,24 @@ export function busyIndicator(ctx) {
   ctx.on("change:busy change:picture change:atlas change:unit change:layer change:channel change:position "
     + "change:rule", update);
   ctx.onLocal("uploading", update);
+  update();
+  return { el };
+}
+
+/**
+ * A short remark on the selection, beside the layer picker — not an error: e.g. that a new layer had fewer channels
+ * and the channel moved to its last one (the `note` trait; protocol.js `noteText`).
+ * @param {import("../context.js").Context} ctx
+ */
+export function selectionNote(ctx) {
+  const { model } = ctx;
+  const el = h("span", { className: "cnnviz-note", testid: "selection-note", attrs: { role: "status",
+    "aria-live": "polite" } });
+  function update() {
+    el.textContent = noteText(model);
+    el.hidden = !el.textContent;
+  }
+  ctx.on("change:note change:layer change:channel", update);
   update();
   return { el };
 }

@@ -4,9 +4,9 @@
 import { colorize } from "../lib/colormap.js";
 import { bytesOf, rawToRGBA } from "../lib/decode.js";
 import { decodeBitmap, drawBitmap, h, putPixels } from "../lib/dom.js";
-import { formatNumber } from "../lib/format.js";
+import { formatNumber, silenceText } from "../lib/format.js";
 import { fieldBox, positionAt } from "../lib/layout.js";
-import { requestKey, selectionOf, unitAnswers } from "../protocol.js";
+import { offered, requestKey, selectionOf, unitAnswers } from "../protocol.js";
 import { synthesisPanel } from "./synthesis.js";
 import { top9Panel } from "./top9.js";
 import { unitDownload } from "./unit-download.js";
@@ -22,14 +22,26 @@ const POSITIONS = [
 ];
 
 function toggle(testid, options, onPick) {
-  const buttons = options.map(([value, label, help]) => h("button", {
-    className: "cnnviz-toggle-button", text: label, attrs: { "data-value": value, title: help, "aria-pressed": "false" },
-    on: { click: () => onPick(value) } }));
+  const help = Object.fromEntries(options.map(([value, , text]) => [value, text]));
+  const buttons = options.map(([value, label]) => h("button", {
+    className: "cnnviz-toggle-button", text: label, attrs: { "data-value": value, title: help[value],
+      "aria-pressed": "false" }, on: { click: () => onPick(value) } }));
   const el = h("div", { className: "cnnviz-toggle", testid, attrs: { role: "group" } }, buttons);
   return {
     el,
     set(value) {
       for (const b of buttons) b.setAttribute("aria-pressed", String(b.dataset.value === value));
+    },
+    /**
+     * Disable the values the page cannot answer, their title saying why (`why(value)`; null: offered).
+     * @param {(value: string) => string|null} why
+     */
+    offer(why) {
+      for (const b of buttons) {
+        const reason = why(b.dataset.value);
+        b.disabled = reason != null;
+        b.title = reason ?? help[b.dataset.value];
+      }
     },
   };
 }
@@ -46,6 +58,7 @@ export function unitCard(ctx) {
   const { model } = ctx;
   const title = h("span", { className: "cnnviz-panel-title" });
   const stats = h("div", { className: "cnnviz-stats", testid: "unit-stats" });
+  const silent = h("p", { className: "cnnviz-silent", testid: "silent-note", attrs: { role: "note" } });
   const rules = toggle("rule-toggle", RULES, (rule) => ctx.select({ rule }));
   const positions = toggle("position-toggle", POSITIONS, (position) => ctx.select({ position }));
   const picked = h("span", { className: "cnnviz-picked", testid: "picked-position" });
@@ -63,7 +76,7 @@ export function unitCard(ctx) {
 
   map.canvas.addEventListener("click", (event) => {
     const unit = painted;
-    if (!unit || unit.request.layer !== model.get("layer")) return;
+    if (!unit || unit.request.layer !== model.get("layer") || !offered(model.get("holds"), "position", [0, 0])) return;
     const shape = unit.map.shape;
     if (shape.length < 2 || (shape[0] === 1 && shape[1] === 1)) return;
     const rect = map.canvas.getBoundingClientRect();
@@ -73,6 +86,15 @@ export function unitCard(ctx) {
 
   function controls() {
     const selection = selectionOf(model);
+    const holds = model.get("holds");
+    const saved = (what) => `not in this saved page: ${what} needs the live widget`;
+    rules.offer((rule) => (offered(holds, "rule", rule) ? null : saved(`the ${rule} projection`)));
+    const where = { max: "the strongest location", map: "the whole map" };
+    positions.offer((p) => (offered(holds, "position", p) ? null : saved(where[p])));
+    const pickable = offered(holds, "position", [0, 0]);
+    map.label.textContent = pickable ? "activation map · click a location" : "activation map";
+    map.canvas.title = pickable ? "" : saved("picking a location");
+    map.canvas.classList.toggle("cnnviz-figure-canvas--pickable", pickable);
     rules.set(selection.rule);
     positions.set(Array.isArray(selection.position) ? "" : selection.position);
     picked.textContent = Array.isArray(selection.position) ? `picked (${selection.position.join(", ")})` : "";
@@ -135,6 +157,9 @@ export function unitCard(ctx) {
     const where = unit.location ? ` at (${unit.location.join(", ")}), receptive field` : ", whole map";
     projection.label.textContent = `${request.rule} projection${where}`;
     const s = unit.stats;
+    silent.textContent = silenceText(unit.silent);
+    silent.hidden = !silent.textContent;
+    silent.dataset.silent = unit.silent ?? "";
     stats.textContent = [`max ${formatNumber(s.max)}`, `mean ${formatNumber(s.mean)}`,
       `active ${formatNumber(100 * s.fraction_active)}%`,
       s.value != null ? `value here ${formatNumber(s.value)}` : null].filter(Boolean).join(" · ");
@@ -153,10 +178,12 @@ export function unitCard(ctx) {
     h("header", { className: "cnnviz-panel-header" }, [title, unitDownload(ctx).el]),
     h("div", { className: "cnnviz-card-controls" }, [rules.el, positions.el, picked]),
     h("div", { className: "cnnviz-figures" }, [input.el, map.el, projection.el, patch.el]),
+    silent,
     stats,
     top9.el,
     synthesisPanel(ctx).el,
   ]);
+  silent.hidden = true;
   paintPicture();
   paintUnit();
   return { el };

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  atlasUnitDead, bytesOf, cropRGBA, exemplarRect, isDead, rawToRGBA, readFloat32, readInt32, readStats, tileRect,
+  atlasUnitDead, bytesOf, cropRGBA, exemplarRect, gridScale, isDead, rawToRGBA, readFloat32, readInt32, readStats,
+  tileRect,
 } from "../../../js/src/lib/decode.js";
 
 test("bytesOf reads DataViews (as ipywidgets delivers bytes), buffers and typed arrays", () => {
@@ -77,4 +78,17 @@ test("raw pictures become RGBA: RGB copied, one channel repeated, alpha opaque",
   assert.deepEqual([...rgb.rgba], [1, 2, 3, 255, 4, 5, 6, 255]);
   const gray = rawToRGBA({ shape: [2, 1], channels: 1, data: new Uint8Array([7, 200]) });
   assert.deepEqual([...gray.rgba], [7, 7, 7, 255, 200, 200, 200, 255]);
+});
+
+test("the grid's scale: its value, half brightness on a square-root ramp, and the clipped channels", () => {
+  // Peaks 2, 16, 64 (the last a negative value of a signed layer) on a scale of 16: the third is clipped.
+  const stats = { min: Float32Array.from([0, -1, -64]), max: Float32Array.from([2, 16, 3]),
+    scale: Float32Array.from([16, 16, 16]) };
+  assert.deepEqual(gridScale({ count: 3, gamma: 0.5, percentile: 95, signed: true }, stats),
+    { scale: 16, gamma: 0.5, percentile: 95, signed: true, half: 4, clipped: [2] });
+  const linear = gridScale({ count: 3 }, stats); // saved before the ramp: the layer's largest value, linearly
+  assert.equal(linear.half, 8);
+  assert.equal(linear.percentile, 100);
+  assert.equal(gridScale({ count: 3, gamma: 0.5, percentile: null }, stats).percentile, null); // per-tile
+  assert.deepEqual(gridScale({ count: 0 }, { min: [], max: [], scale: [] }).clipped, []);
 });

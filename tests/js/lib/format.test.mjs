@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  amountText, classMixText, exemplarCaption, formatNumber, jobText, miningText, percent, unitSummary,
+  amountText, clampText, classMixText, exemplarCaption, formatNumber, gridLegendText, jobText, miningText, percent,
+  silenceText, unitSummary,
 } from "../../../js/src/lib/format.js";
 
 test("formatNumber keeps 3 significant digits", () => {
@@ -60,4 +61,30 @@ test("runs in words", () => {
   assert.deepEqual(jobText("occlusion", { state: "done", done: 4, total: 4 }), { text: "", running: false });
   assert.deepEqual(jobText("occlusion", undefined), { text: "", running: false });
   assert.equal(jobText("invariance", { state: "queued" }).running, true);
+});
+
+test("the grid's legend says what full and half brightness are and how many units are clipped", () => {
+  const g = { scale: 4.2137, gamma: 0.5, percentile: 95, signed: false, half: 1.0534, clipped: [3, 9] };
+  assert.equal(gridLegendText(g), "full brightness = 4.21: the 95th percentile of the units' peaks · half = 1.05 "
+    + "(√ scale) · ◥ 2 units above it, clipped");
+  assert.equal(gridLegendText({ ...g, signed: true, clipped: [1] }), "white = 4.21, black = -4.21, gray = 0: the 95th "
+    + "percentile of the units' peaks · halfway = ±1.05 (√ scale) · ◥ 1 unit above it, clipped");
+  assert.equal(gridLegendText({ ...g, percentile: 100, gamma: 1, clipped: [] }),
+    "full brightness = 4.21: the layer's largest value");
+  assert.equal(gridLegendText({ ...g, percentile: 92, gamma: 0.4, clipped: [] }),
+    "full brightness = 4.21: the 92nd percentile of the units' peaks · half = 1.05 (power 0.4 scale)");
+  assert.equal(gridLegendText({ ...g, percentile: null }), "each tile stretched to its own peak: tiles do not compare");
+});
+
+test("a clamped channel is said in one line (Python's panels/units.py says the same)", () => {
+  assert.equal(clampText("features.9", 300, 255, 256), "channel 300 → 255: features.9 has 256 channels");
+  assert.equal(clampText("fc", 3, 0, 1), "channel 3 → 0: fc has 1 channel");
+});
+
+test("a silent unit's card says why its projection is empty", () => {
+  assert.match(silenceText("everywhere"),
+    /^Silent everywhere on this image: its activation map is all 0, so its projection is empty/);
+  assert.match(silenceText("here"), /^Silent here: its activation at this location is 0, so its projection is empty/);
+  assert.equal(silenceText(null), "");
+  assert.equal(silenceText(undefined), "");
 });

@@ -101,7 +101,8 @@ def test_export_opens_offline_and_answers_clicks_with_the_widgets_pixels(offline
     cols = w.atlas["cols"]
     codes = sheet[(3 // cols) * th:(3 // cols + 1) * th, (3 % cols) * tw:(3 % cols + 1) * tw, 0]
     assert np.array_equal(np.array(tile["d"], np.uint8).reshape(th, tw, 4)[..., 0], codes)  # gray colour map
-    page.focus("[data-testid=activation-grid]")
+    page.check("[data-testid=layer-all]")  # every layer, not only the stages: PgDn reaches the ReLU after the conv
+    page.focus(".cnnviz-root")
     page.keyboard.press("PageDown")
     wait_key(page, "1|relu2|2|max|deconvnet")
 
@@ -133,7 +134,7 @@ def test_markup_in_labels_layer_names_and_titles_stays_text(offline_page, hostil
     labels = page.locator("[data-testid=prediction] .cnnviz-prediction-label").all_inner_texts()
     assert sorted(labels) == sorted(TINY_LABELS)
     options = page.locator("[data-testid=layer-select] option").all_inner_texts()
-    assert options[0].startswith(HOSTILE_LAYER + " — conv 3×3")
+    assert options[0].startswith("1 · " + HOSTILE_LAYER + " — conv 3×3")  # stage 1
     assert page.locator("body b, body img, body script:not([type])").count() == 0
     assert page.locator("script").count() == 4
     assert page.js_errors == [] and page.network_requests == []

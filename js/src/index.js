@@ -18,6 +18,7 @@
 import { createContext } from "./context.js";
 import { h } from "./lib/dom.js";
 import { activationGrid } from "./panels/activation-grid.js";
+import { classEvidencePanel } from "./panels/class-evidence.js";
 import { experimentPanels } from "./panels/experiments.js";
 import { filtersGrid } from "./panels/filters-grid.js";
 import { helpOverlay } from "./panels/help.js";
@@ -59,7 +60,7 @@ function render({ model, el }) {
       h("div", { className: "cnnviz-column cnnviz-column--side" }, [inputPanel(ctx).el, camera.el,
         filtersGrid(ctx).el]),
       h("div", { className: "cnnviz-column cnnviz-column--main" }, [grid.el, unitCard(ctx).el,
-        layerAtlasPanel(ctx).el, experimentPanels(ctx).el]),
+        classEvidencePanel(ctx).el, layerAtlasPanel(ctx).el, experimentPanels(ctx).el]),
     ]),
     help.overlay,
   );

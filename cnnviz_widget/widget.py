@@ -90,6 +90,7 @@ class CNNViz(anywidget.AnyWidget):
         curves = w.invariance()                            # occlusion, invariance, feature evolution
         result = w.synthesize()                            # (w.evolution(checkpoints, data)) and activation
                                                            # maximisation
+        w.class_target = 281                               # class evidence: Grad-CAM of "tabby" (a top-5 click)
 
     Args:
         model: a model name (``"squeezenet1_1"``, the offline default, or a torchvision name), an ``nn.Module``,

@@ -66,6 +66,8 @@ __all__ = ["ClassEvidencePanel", "check_class_layer", "check_class_target"]
 _ERROR = "class evidence: "  # how this panel's messages in the banner begin
 #: Answers kept (toggling the counterfactual map or going back to a class is instant).
 CACHE_ANSWERS = 32
+#: Guided Grad-CAM pictures kept as tensors (the counterfactual toggle reuses the class's; each is C×H×W floats).
+CACHE_GUIDED = 4
 
 
 def check_class_target(explorer: Explorer, value: Any) -> int | None:
@@ -157,7 +159,7 @@ class ClassEvidencePanel:
             if guided is None:
                 guided = explorer.guided_grad_cam(x, layer, request.target)
                 self._guided[key] = guided
-                while len(self._guided) > CACHE_ANSWERS:
+                while len(self._guided) > CACHE_GUIDED:
                     self._guided.popitem(last=False)
             state = class_evidence_state(request, labels, cam, guided, session.channel_order)
         except (CNNVizError, RuntimeError) as exc:

@@ -74,8 +74,6 @@ export function classEvidencePanel(ctx) {
     status, body]);
   el.dataset.state = "none";
 
-  /** @type {any} */
-  let painted = null;
   let generation = 0;
 
   function fillLayers() {
@@ -111,7 +109,6 @@ export function classEvidencePanel(ctx) {
     controls(selection);
     const result = model.get("class_evidence") ?? {};
     if (selection.target == null) {
-      painted = null;
       body.hidden = true;
       el.dataset.state = "none";
       status.textContent = "Click a class in the top-5 predictions, or find one by name, to see where in the image "
@@ -126,7 +123,6 @@ export function classEvidencePanel(ctx) {
       return;
     }
     if (result.state === "error") {
-      painted = result;
       body.hidden = true;
       el.dataset.state = "error";
       status.textContent = `No map: ${result.message}`;
@@ -134,7 +130,7 @@ export function classEvidencePanel(ctx) {
     }
     const mine = ++generation;
     const picture = await ctx.pixels(model.get("picture").png);
-    if (mine !== generation || model.get("class_evidence") !== result) return; // a newer answer is on its way
+    if (mine !== generation || !classEvidenceAnswers(result.request, classSelectionOf(model))) return; // moved on
     const state = result.map;
     const [rows, cols] = state.shape;
     const codes = rawToRGBA(state.codes);
@@ -156,7 +152,6 @@ export function classEvidencePanel(ctx) {
       + "the class." : "Bright: the regions that raise the class's score, weighed by the layer's feature maps.";
     body.hidden = false;
     body.classList.remove("cnnviz-stale");
-    painted = result;
     const key = classRequestKey(request);
     el.dataset.state = "ready";
     el.dataset.request = key;

@@ -1,13 +1,16 @@
 """Widget latency in a real browser against a real kernel, on the default model.
 
 Claim (issue 3): a click on a tile → that unit's projection painted in Chromium takes at most 2× the kernel-side
-compute time of the same projection; a new image → activation grid and predictions updated, likewise.
+compute time of the same projection; a new image → activation grid and predictions updated, likewise. Issue 13: a
+click on a class of the top-5 → its Grad-CAM and guided Grad-CAM painted, against the kernel-side time of that
+answer (computed in the class panel's background thread).
 
 How: a JupyterLab 4 server and Debian's Chromium (as in the browser tests) run a one-cell notebook
 ``w = CNNViz(); w``. In the page, a click is timed from ``element.click()`` to the front end's ``cnnviz:painted``
 event for that very unit (after its PNGs are decoded and drawn); the kernel records how long the same request took
 to compute (``w.timings``: the projection alone, and the whole answer with its encoding). Each click asks for a
-channel not asked before, so no cache helps. Units are projected at their strongest location, the default.
+channel not asked before, so no cache helps. Units are projected at their strongest location, the default. Class clicks likewise each ask for a new answer: the
+five predictions at one layer, then at the layer before (``w.class_layer``, set from the kernel between rounds).
 
 Two servers: one with Nagle's algorithm on — a stock jupyter_server leaves it on, so whenever the kernel sends a
 small message less than ~40 ms after another one (ipykernel's "busy" status precedes every answer) it waits for the
@@ -16,7 +19,7 @@ which the installed package gives TCP_NODELAY on its kernel websockets (``cnnviz
 ``etc/jupyter/jupyter_server_config.d``). The first is what users had before the package enabled it; the second
 shows what the widget costs without that delay. ``--server`` runs one of them only.
 
-Run: ``.venv/bin/python bench/widget_latency.py [--clicks 20] [--images 10] [--server both|nagle|plain]``.
+Run: ``.venv/bin/python bench/widget_latency.py [--clicks 20] [--images 10] [--classes 15] [--server both|nagle|plain]``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,24 @@ _CLICK = """async ([channel, layer]) => {
     root.addEventListener('cnnviz:painted', on);
     const t0 = performance.now();
     tile.click();
+  });
+}"""
+
+_CLASS = """async ([index, key]) => {
+  const root = document.querySelector('.cnnviz-root');
+  const item = root.querySelector(`[data-testid=prediction][data-index="${index}"]`);
+  return await new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error(`no class evidence painted for ${key} in 60 s`)), 60000);
+    const on = (event) => {
+      const d = event.detail;
+      if (d.panel === 'class' && d.key === key) {
+        root.removeEventListener('cnnviz:painted', on);
+        resolve({ total: performance.now() - t0, arrived: d.received - t0 });
+      }
+    };
+    root.addEventListener('cnnviz:painted', on);
+    const t0 = performance.now();
+    item.click();
   });
 }"""
 
@@ -170,6 +191,8 @@ def measure(playwright, root: Path, extra: list[str], args: argparse.Namespace) 
                   f"page p50 {arrived[0]:.1f} / p95 {arrived[1]:.1f} ms; same clicks answered from the kernel's "
                   f"cache p50 {floor[0]:.1f} / p95 {floor[1]:.1f} ms")
 
+        measure_classes(page, args.classes)
+
         jupyter_driver.kernel_exec(page, "w.layer = 'features.4'; w.timings.clear()")
         photos = page.locator(".cnnviz-root [data-testid=gallery-item]").count()
         order = [i % photos for i in range(1, args.images + 3)]  # never the photo shown now (index 0)
@@ -188,12 +211,36 @@ def measure(playwright, root: Path, extra: list[str], args: argparse.Namespace) 
         browser.close()
 
 
+def measure_classes(page, count: int) -> None:
+    """Clicks on the top-5 classes, each a new answer: five at the deepest map layer, five at the one before, …"""
+    info = json.loads(jupyter_driver.kernel_exec(
+        page, "w.timings.clear(); import json; print(json.dumps({'image': w.picture['id'], "
+              "'layers': w.class_info['layers'], 'classes': [p['index'] for p in w.picture['predictions']]}))"))
+    clicks = []
+    layers = iter(reversed(info["layers"]))
+    while len(clicks) < count + 2:
+        layer = next(layers)
+        jupyter_driver.kernel_exec(page, f"w.class_target = None; w.class_layer = {layer!r}; w.wait_class_evidence()")
+        for index in info["classes"]:
+            key = f"{info['image']}|{index}|{layer}|false"
+            clicks.append(page.evaluate(_CLASS, [index, key]))
+    clicks = clicks[2:count + 2]  # two warm-up clicks
+    kernel = json.loads(jupyter_driver.kernel_exec(
+        page, "import json; print(json.dumps([t for t in w.timings if t['kind'] == 'class']))"))[2:count + 2]
+    report("click on a class of the top-5 → Grad-CAM and guided Grad-CAM painted", [t["total"] for t in clicks],
+           "(Chromium: click → class evidence painted)", [t["ms"] for t in kernel],
+           "(kernel: Grad-CAM + guided Grad-CAM + encoding)")
+    arrived = stats([t["arrived"] for t in clicks])
+    print(f"          answer in the page p50 {arrived[0]:.1f} / p95 {arrived[1]:.1f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=20, help="timed clicks per layer (after 3 warm-up clicks)")
     parser.add_argument("--images", type=int, default=10, help="timed new images (after 2 warm-up images)")
     parser.add_argument("--server", choices=("both", *SERVERS), default="both",
                         help="nagle: the extension turned off; plain: `jupyter lab` with no flag (default: both)")
+    parser.add_argument("--classes", type=int, default=15, help="timed class clicks (after 2 warm-up clicks)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     why = jupyter_driver.missing_browser()

@@ -14,6 +14,9 @@ panels are the widget's own and render from that state exactly as they do live.
 * with dataset exemplars in the widget (``w.mine()``, ``w.load_exemplars()``), the top-9 panel of every unit of the
   mined layers and every page of their layer atlas, in both orders. These are many pictures (18 per unit): export
   the layers you will show — a few layers, not all of them;
+* the class-evidence panel (Grad-CAM and guided Grad-CAM) of each of the image's top-5 classes — and of the class
+  chosen at export time — at every exported layer with a spatial map and at the default Grad-CAM layer, with and
+  without the counterfactual map: one batched engine call per layer for all the classes;
 * the unit selected at export time, when the page holds it (its rule and position are among those saved);
   otherwise the page opens on the same unit at a saved position and rule (a location picked on the map — as
   opening an exemplar picks one — becomes the unit's strongest location), so its first click is answered.
@@ -54,6 +57,7 @@ from PIL import Image
 from . import encode
 from .engine import RULES, UnitRequest
 from .errors import CNNVizError
+from .state.class_evidence import ClassRequest, class_evidence_state, class_layers
 from .state.exemplars import layer_atlas_state, top9_state
 from .state.keys import ANSWER_KEYS, answer_key
 from .state.units import atlas_state, silence, unit_request, unit_state
@@ -285,6 +289,36 @@ def _exemplar_answers(widget: Any, layers: list[str], rules: list[str], store: _
     return {"top9": top9, "layer_atlas": pages}
 
 
+def _class_answers(widget: Any, names: list[str], store: _Store) -> tuple[list[str], dict[str, Any]]:
+    """The class-evidence answers of the top-5 classes (and the chosen one) at the class layers among ``names`` and
+    the default one (see :mod:`.panels.class_evidence`); returns the layers answered and the answers by key. A
+    layer the engine refuses is left out — all of them for a model whose output is not class scores: the page then
+    shows the panel as it was."""
+    session = widget.session
+    ex, x = session.explorer, session.require_input()
+    with_map, default = class_layers(ex)
+    layers = [name for name in with_map if name in names or name == default]
+    targets = [int(p["index"]) for p in widget.picture.get("predictions", [])]
+    if widget.class_target is not None and widget.class_target not in targets:
+        targets.append(int(widget.class_target))
+    answers: dict[str, Any] = {}
+    saved: list[str] = []
+    for layer in layers if targets else []:
+        try:
+            guided = ex.guided_grad_cam(x, layer, targets)
+            cams = {c: ex.grad_cam(x, layer, targets, counterfactual=c) for c in (False, True)}
+        except CNNVizError:  # e.g. class scores that do not depend on this layer
+            continue
+        saved.append(layer)
+        for counterfactual, maps in cams.items():
+            for target, cam, picture in zip(targets, maps, guided):
+                request = ClassRequest(session.image_id, target, layer, counterfactual)
+                state = class_evidence_state(request, ex.spec.labels, cam, picture, session.channel_order)
+                selection = {"class_target": target, "class_layer": layer, "class_counterfactual": counterfactual}
+                answers[str(answer_key("class_evidence", selection))] = store.value(state)
+    return saved, answers
+
+
 def _script_json(value: Any) -> str:
     """JSON that is safe inside ``<script type="application/json">``: nothing in it can close the element."""
     text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
@@ -356,6 +390,7 @@ def export_html(
     if "</" in css:
         raise CNNVizError("widget.css contains '</', which would end the page's <style> element — remove it")
     widget.wait_exemplars()  # no panel job may run while this reads the exemplars
+    widget.wait_class_evidence()  # the saved state shows the chosen class's answer
 
     exemplars = widget.exemplars
     mined = [n for n in names if exemplars is not None and n in exemplars.layer_names]
@@ -401,6 +436,9 @@ def export_html(
                 syntheses[str(answer_key("synthesis_result", {"layer": layer, "channel": channel}))] = state
         if syntheses:
             answers["synthesis_result"] = {key: store.value(state) for key, state in syntheses.items()}
+        class_layers_saved, class_answers = _class_answers(widget, names, store)
+        if class_answers:
+            answers["class_evidence"] = class_answers
     finally:
         if bar is not None:
             bar.close()
@@ -416,6 +454,12 @@ def export_html(
     own = str(answer_key("synthesis_result", state))
     if own in syntheses:  # the page opens on the selected unit's own image
         state["synthesis_result"] = syntheses[own]
+    if class_answers:  # the class panel offers the layers the page holds
+        state["class_info"] = {**state["class_info"], "layers": class_layers_saved}
+        if state["class_layer"] not in class_layers_saved:
+            default = state["class_info"]["default_layer"]
+            state["class_layer"] = default if default in class_layers_saved else class_layers_saved[0]
+        state["class_evidence"] = class_answers.get(str(answer_key("class_evidence", state)), {})
     picture = widget.picture
     about = {"model": widget.model_info.get("name"), "image": picture.get("name"),
              "source": widget.model_info.get("source")}

@@ -6,13 +6,14 @@ The protocol with the front end (``js/src/``):
 * **Selection** — synced both ways, set by Python or by a click: ``layer`` (str), ``channel`` (int),
   ``position`` (``"max"`` = the channel's strongest location, ``"map"`` = its whole feature map, or ``[y, x]``),
   ``rule`` (``"deconvnet"`` / ``"guided"`` / ``"gradient"``), ``sort_by`` (``"channel"`` / ``"strength"``),
-  ``layer_atlas_open`` and ``layer_atlas_page``.
+  ``layer_atlas_open`` and ``layer_atlas_page``; ``class_target``, ``class_layer`` and ``class_counterfactual``
+  (:mod:`.panels.class_evidence`).
 * **Results** — written by Python only, each by one panel, which documents their formats: ``model_info``,
   ``layers``, ``picture``, ``atlas``, ``unit``, ``filters``, ``gallery``, ``note`` (:mod:`.panels.units`; the
   front end writes ``note`` too, with the selection it clamps); ``top9``,
   ``layer_atlas``, ``mining`` (:mod:`.panels.exemplars`); ``occlusion_result``, ``invariance_result``,
   ``evolution_result``, ``synthesis_result``, ``jobs`` (:mod:`.panels.experiments`); ``checkpoint``
-  (:mod:`.panels.checkpoints`). ``busy`` (bool) while the kernel computes and ``error`` (str, ``""`` = none) for
+  (:mod:`.panels.checkpoints`); ``class_info``, ``class_evidence`` (:mod:`.panels.class_evidence`). ``busy`` (bool) while the kernel computes and ``error`` (str, ``""`` = none) for
   the banner are any panel's. Every panel renders from these alone, so a static page holding them renders without
   a kernel (:mod:`.export`). Values may carry ``bytes`` (sent as binary buffers). Results that answer a selection
   are *stamped* with it (``request``): the front end paints one only when its stamp matches the current
@@ -42,7 +43,8 @@ from .engine.experiments.occlusion import OcclusionMaps
 from .engine.experiments.synthesis import AscentParams, SynthesisResult
 from .errors import CNNVizError, ImageError
 from .jobs import stop_at_exit
-from .panels import CheckpointsPanel, ExemplarsPanel, ExperimentsPanel, Panels, UnitsPanel
+from .panels import CheckpointsPanel, ClassEvidencePanel, ExemplarsPanel, ExperimentsPanel, Panels, UnitsPanel
+from .panels.class_evidence import check_class_layer, check_class_target
 from .panels.experiments import ExperimentJob
 from .panels.units import default_name
 from .session import Session, check_channel, check_layer, check_position
@@ -90,6 +92,7 @@ class CNNViz(anywidget.AnyWidget):
         curves = w.invariance()                            # occlusion, invariance, feature evolution
         result = w.synthesize()                            # (w.evolution(checkpoints, data)) and activation
                                                            # maximisation
+        w.class_target = 281                               # class evidence: Grad-CAM of "tabby" (a top-5 click)
 
     Args:
         model: a model name (``"squeezenet1_1"``, the offline default, or a torchvision name), an ``nn.Module``,
@@ -131,6 +134,12 @@ class CNNViz(anywidget.AnyWidget):
     layer_atlas_page = traitlets.Int(0).tag(sync=True)
     #: The current image (an RGB PIL image). Set it to anything ``load_image`` reads; observe it like any trait.
     image = traitlets.Any(None, allow_none=True)
+    #: Class evidence (:mod:`.panels.class_evidence`): the class whose Grad-CAM is shown (``None``: none), the layer
+    #: it is computed at (a layer with a spatial map; ``""``: the default one) and whether the map is the
+    #: counterfactual one (what argues against the class).
+    class_target = traitlets.Int(None, allow_none=True).tag(sync=True)
+    class_layer = traitlets.Unicode("").tag(sync=True)
+    class_counterfactual = traitlets.Bool(False).tag(sync=True)
 
     # ------------------------------------------------------------------ results (Python → front end), by panel
     model_info = traitlets.Dict().tag(sync=True)  # units
@@ -152,6 +161,8 @@ class CNNViz(anywidget.AnyWidget):
     synthesis_result = traitlets.Dict().tag(sync=True)
     jobs = traitlets.Dict().tag(sync=True)
     checkpoint = traitlets.Dict().tag(sync=True)  # checkpoints
+    class_info = traitlets.Dict().tag(sync=True)  # class evidence
+    class_evidence = traitlets.Dict().tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)  # any panel
     error = traitlets.Unicode("").tag(sync=True)
 
@@ -184,7 +195,8 @@ class CNNViz(anywidget.AnyWidget):
         exemplar_panel = ExemplarsPanel(self.session, self)
         experiments = ExperimentsPanel(self.session, self)
         self.panels = Panels(units, exemplar_panel, experiments,
-                             CheckpointsPanel(self.session, self, units, exemplar_panel, experiments))
+                             CheckpointsPanel(self.session, self, units, exemplar_panel, experiments),
+                             ClassEvidencePanel(self.session, self))
         stop_at_exit(self.panels)
         self._commands = {command: panel for panel in self.panels for command in panel.commands}
         observed = list(dict.fromkeys(name for panel in self.panels for name in panel.observes))
@@ -474,6 +486,19 @@ class CNNViz(anywidget.AnyWidget):
         """Wait until no experiment runs or waits; ``False`` if ``timeout`` (seconds) passed first."""
         return self.panels.experiments.wait(timeout)
 
+    # ------------------------------------------------------------------------------------------ class evidence
+    def wait_class_evidence(self, timeout: float | None = None) -> bool:
+        """Wait until ``class_evidence`` answers the current class selection (``class_target``, ``class_layer``,
+        ``class_counterfactual``, on the current image); ``False`` if ``timeout`` (seconds) passed first.
+
+        Example::
+
+            w.class_target = 281                  # or a click on a class of the top-5
+            w.wait_class_evidence()
+            w.class_evidence["map"]["values"]     # the Grad-CAM map (float32), as Explorer.grad_cam computes it
+        """
+        return self.panels.class_evidence.wait(timeout)
+
     def close(self) -> None:
         """Close the widget; a mining pass stops after its current batch (mining again resumes it), experiments at
         their next step."""
@@ -508,3 +533,15 @@ class CNNViz(anywidget.AnyWidget):
     @traitlets.validate("position")
     def _validate_position(self, proposal: dict[str, Any]) -> str | list[int]:
         return check_position(self.session.explorer, self.layer, proposal["value"])
+
+    @traitlets.validate("class_target")
+    def _validate_class_target(self, proposal: dict[str, Any]) -> int | None:
+        return check_class_target(self.session.explorer, proposal["value"])
+
+    @traitlets.validate("class_layer")
+    def _validate_class_layer(self, proposal: dict[str, Any]) -> str:
+        try:
+            return check_class_layer(self.session.explorer, proposal["value"])
+        except CNNVizError as exc:  # a layer without a map: said in the banner too
+            self.error = f"class evidence: {exc}"
+            raise

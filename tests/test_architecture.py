@@ -81,3 +81,9 @@ def test_encode_imports_no_widget_layer_module() -> None:
         assert name.split(".")[0] not in WIDGET_LIBRARIES
         if name.startswith("cnnviz_widget."):
             assert name.startswith(("cnnviz_widget.engine", "cnnviz_widget.errors")), name
+
+
+def test_test_files_have_unique_names():
+    """pytest imports test modules by file name (tests/ has no packages): two folders may not share one."""
+    names = [p.name for p in (PACKAGE.parent / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

@@ -236,3 +236,59 @@ def test_saved_unit_cards_say_when_a_unit_is_silent(widget, tmp_path):
     for c in (0, 2, 3):
         widget.channel = c
         assert cards[c]["silent"] == widget.unit["silent"], c
+
+
+def test_the_top5_classes_evidence_is_saved_at_the_exported_and_the_default_layer(widget, tmp_path):
+    assert widget.class_info["default_layer"] == "4"  # the harness net's last layer with a map
+    widget.class_target = widget.picture["predictions"][1]["index"]
+    assert widget.wait_class_evidence(60)
+    doc = read_document(widget.to_html(tmp_path / "classes.html", layers=["0"], lossless=True, progress=False).path)
+    state = doc["state"]
+    assert state["class_info"]["layers"] == ["0", "4"], "the page offers the layers it holds"
+    assert resolve(doc, state["class_evidence"]) == comparable_raw(widget.class_evidence)
+    saved = doc["answers"]["class_evidence"]
+    targets = [p["index"] for p in widget.picture["predictions"]]
+    assert len(targets) == 3 and len(saved) == 3 * 2 * 2  # classes × layers × (for, against)
+    for target in targets:
+        for layer in ("0", "4"):
+            for counterfactual in (False, True):
+                widget.class_target, widget.class_layer, widget.class_counterfactual = target, layer, counterfactual
+                assert widget.wait_class_evidence(60)
+                key = answer_key("class_evidence", {"class_target": target, "class_layer": layer,
+                                                    "class_counterfactual": counterfactual})
+                assert resolve(doc, saved[key]) == comparable_raw(widget.class_evidence), key
+
+
+def comparable_raw(state: dict) -> dict:
+    """A state as ``resolve`` gives it back: memoryviews as bytes."""
+    if isinstance(state, dict):
+        return {k: comparable_raw(v) for k, v in state.items()}
+    if isinstance(state, list):
+        return [comparable_raw(v) for v in state]
+    return bytes(state) if isinstance(state, (bytes, bytearray, memoryview)) else state
+
+
+def test_a_model_the_engine_refuses_keeps_its_class_panel_as_it_was(tmp_path):
+    maps = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3, padding=1), torch.nn.ReLU())  # no class scores
+    w = CNNViz(model=maps, preprocess=PREPROCESS, gallery=tiny_images())
+    doc = read_document(w.to_html(tmp_path / "maps.html", progress=False).path)
+    assert "class_evidence" not in doc["answers"] and doc["state"]["class_info"]["layers"] == ["0", "1"]
+    w.close()
+
+
+def test_class_evidence_keeps_the_page_small_on_the_default_model(tmp_path):
+    w = CNNViz(gallery=[])
+    doc = read_document(w.to_html(tmp_path / "squeeze.html", layers=["features.0"], progress=False).path)
+    assert doc["state"]["class_info"]["layers"] == ["features.0", "features.12"]  # and the default layer
+    saved = doc["answers"]["class_evidence"]
+    assert len(saved) == 5 * 2 * 2
+    blobs: set[int] = set()
+    for answer in saved.values():
+        guided = answer["guided"]
+        assert guided["shape"] == [128, 128] and guided["channels"] == 3  # shrunk from 227 px, as projections
+        assert Image.open(io.BytesIO(base64.b64decode(doc["blobs"][guided["$img"]]))).format == "WEBP"
+        codes = answer["map"]["codes"]
+        blobs |= {guided["$img"], codes["$img"] if "$img" in codes else codes["data"]["$b"]}
+    total = sum(len(base64.b64decode(doc["blobs"][i])) for i in blobs)
+    assert total < 20 * 2_000, f"{total} bytes for 20 answers"  # about 11 KB when written
+    w.close()

@@ -4,6 +4,7 @@
 * :mod:`.units` — the picture and top-5, the activation grid, the unit card, filters, gallery (in the kernel thread);
 * :mod:`.exemplars` — top-9 dataset exemplars, the layer atlas, mining (background);
 * :mod:`.experiments` — occlusion, invariance, feature evolution, activation maximisation (background);
+* :mod:`.class_evidence` — Grad-CAM and guided Grad-CAM of a chosen class (background);
 * :mod:`.checkpoints` — a feature-evolution checkpoint opened in the whole widget.
 """
 
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 
 from .base import Panel
 from .checkpoints import CheckpointsPanel
+from .class_evidence import ClassEvidencePanel
 from .exemplars import ExemplarsPanel
 from .experiments import ExperimentsPanel
 from .units import UnitsPanel
 
-__all__ = ["CheckpointsPanel", "ExemplarsPanel", "ExperimentsPanel", "Panel", "Panels", "UnitsPanel"]
+__all__ = ["CheckpointsPanel", "ClassEvidencePanel", "ExemplarsPanel", "ExperimentsPanel", "Panel", "Panels", "UnitsPanel"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Panels:
     exemplars: ExemplarsPanel
     experiments: ExperimentsPanel
     checkpoints: CheckpointsPanel
+    class_evidence: ClassEvidencePanel
 
     def __iter__(self) -> Iterator[Panel]:
-        return iter((self.exemplars, self.experiments, self.units, self.checkpoints))
+        return iter((self.exemplars, self.experiments, self.class_evidence, self.units, self.checkpoints))

@@ -22,6 +22,8 @@ ANSWER_KEYS: dict[str, dict[str, Any]] = {
     "top9": {"fields": ["layer", "channel", "rule"]},
     "layer_atlas": {"fields": ["layer", "layer_atlas_page", "rule", "sort_by"], "when": "layer_atlas_open"},
     "synthesis_result": {"fields": ["layer", "channel"]},
+    # No "when": class 0 is a class. With no class chosen the key starts with "|", under which nothing is saved.
+    "class_evidence": {"fields": ["class_target", "class_layer", "class_counterfactual"]},
 }
 
 

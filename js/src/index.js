@@ -14,10 +14,12 @@
 //   2. Results it draws come from a trait whose value is stamped with what it answers (like `unit.request`); paint
 //      only when the stamp matches the current selection — the rule goes in protocol.js (tests/js/protocol.test.mjs),
 //      so stale answers are dropped. For the saved page, export.py's answer-key spec names the trait's fields.
-//   3. Mount it below (or inside the unit card, as panels/top9.js is) and test it in tests/browser/test_harness.py.
+//   3. Mount it below (or inside the unit card, as panels/top9.js is), add its entry to PANELS in panels/help.js, and
+//      test it beside tests/browser/test_harness.py. DEVELOPERS.md "Adding a panel" has the whole recipe (Python too).
 import { createContext } from "./context.js";
 import { h } from "./lib/dom.js";
 import { activationGrid } from "./panels/activation-grid.js";
+import { classEvidencePanel } from "./panels/class-evidence.js";
 import { experimentPanels } from "./panels/experiments.js";
 import { filtersGrid } from "./panels/filters-grid.js";
 import { helpOverlay } from "./panels/help.js";
@@ -59,7 +61,7 @@ function render({ model, el }) {
       h("div", { className: "cnnviz-column cnnviz-column--side" }, [inputPanel(ctx).el, camera.el,
         filtersGrid(ctx).el]),
       h("div", { className: "cnnviz-column cnnviz-column--main" }, [grid.el, unitCard(ctx).el,
-        layerAtlasPanel(ctx).el, experimentPanels(ctx).el]),
+        classEvidencePanel(ctx).el, layerAtlasPanel(ctx).el, experimentPanels(ctx).el]),
     ]),
     help.overlay,
   );

@@ -177,6 +177,47 @@ export function synthesisAnswers(request, selection, model) {
     && request.model === model;
 }
 
+// ------------------------------------------------------------------------------------ class evidence: its own selection
+/**
+ * @typedef {{image: number|null, target: number|null, layer: string, counterfactual: boolean}} ClassSelection
+ */
+
+/**
+ * The class panel's selection, read from a model: the image (`picture.id`), the class (`class_target`, null: none),
+ * the layer (`class_layer`) and whether the map is the counterfactual one (`class_counterfactual`).
+ * @param {{get: (key: string) => any}} model
+ * @returns {ClassSelection}
+ */
+export function classSelectionOf(model) {
+  return {
+    image: model.get("picture")?.id ?? null,
+    target: model.get("class_target") ?? null,
+    layer: model.get("class_layer") ?? "",
+    counterfactual: Boolean(model.get("class_counterfactual")),
+  };
+}
+
+/**
+ * Whether a class-evidence answer's stamp (`class_evidence.request`) answers the class selection: same image, class,
+ * layer and map. No class chosen: nothing answers.
+ * @param {Partial<ClassSelection>|null|undefined} request
+ * @param {ClassSelection} selection
+ */
+export function classEvidenceAnswers(request, selection) {
+  return !!request && selection.target != null && request.image === selection.image
+    && request.target === selection.target && request.layer === selection.layer
+    && Boolean(request.counterfactual) === selection.counterfactual;
+}
+
+/**
+ * A stable text key for a class-evidence stamp or selection (for data attributes and events).
+ * @param {Partial<ClassSelection>|null|undefined} s
+ */
+export function classRequestKey(s) {
+  if (!s) return "";
+  return `${s.image}|${s.target}|${s.layer}|${Boolean(s.counterfactual)}`;
+}
+
 // ---------------------------------------------------------------------------------------------- runs: the `jobs` trait
 const ACTIVE = new Set(["queued", "running", "cancelling"]);
 

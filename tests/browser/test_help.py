@@ -58,10 +58,10 @@ def test_help_explains_the_panels_and_the_three_rules_with_references(harness, t
     terms = page.locator(f"{HELP} dt").all_inner_texts()
     assert terms[:3] == ["Layer picker", "Activations", "Unit card"]
     assert {"Deconvnet", "Gradient", "Guided backprop", "Top-9 exemplars and layer atlas", "Camera", "Occlusion",
-            "Invariance", "Feature evolution", "Activation maximisation"} <= set(terms)
+            "Invariance", "Feature evolution", "Activation maximisation", "Class evidence"} <= set(terms)
     text = page.inner_text(HELP)
     assert "arXiv:1311.2901" in text and "arXiv:1312.6034" in text and "arXiv:1412.6806" in text
-    assert "arXiv:1506.06579" in text
+    assert "arXiv:1506.06579" in text and "arXiv:1610.02391" in text  # Grad-CAM
     assert "only where the forward input was positive" in text
     assert page.locator(f"{HELP} a, {HELP} img, {HELP} script").count() == 0
 

@@ -226,3 +226,39 @@ def test_a_page_saved_after_opening_an_exemplar_answers_its_first_click(offline_
     assert page.locator("[data-testid=error-banner]").is_hidden()
     jupyter_driver.screenshot(page, "export-after-exemplar")
     assert page.js_errors == [] and page.network_requests == []
+
+
+def test_a_saved_page_answers_a_top5_class_click(offline_page, tmp_path):
+    page = offline_page
+    w = CNNViz(model=tiny_model(), preprocess=PREPROCESS, labels=TINY_LABELS, gallery=tiny_images())
+    path = tmp_path / "classes.html"
+    w.to_html(path, layers=["0"], lossless=True, progress=False)
+    open_export(page, path)
+    panel = "[data-testid=class-evidence]"
+    assert page.get_attribute(panel, "data-state") == "none"
+    assert page.locator("[data-testid=class-search]").is_hidden()  # other classes need the kernel
+    target = w.picture["predictions"][2]["index"]
+    page.click(f"[data-testid=prediction][data-index='{target}']")
+    page.wait_for_function("([s, k]) => document.querySelector(s).dataset.request === k",
+                           arg=[panel, f"1|{target}|4|false"])
+    w.class_target = target  # the live widget's answer to the same click
+    assert w.wait_class_evidence(60)
+    codes = w.class_evidence["map"]["codes"]
+    assert np.array_equal(canvas_rgb(page, "[data-testid=class-map]"),
+                          encode.colorize(np.frombuffer(codes["data"], np.uint8).reshape(codes["shape"]), "heat"))
+    guided = w.class_evidence["guided"]
+    assert np.array_equal(canvas_rgb(page, "[data-testid=class-guided]"),
+                          np.frombuffer(guided["data"], np.uint8).reshape(*guided["shape"], 3))
+    # The counterfactual map and the exported layer "0" (besides the default "4") are saved too.
+    page.click("[data-testid=class-counterfactual] [data-value=true]")
+    page.wait_for_function("([s, k]) => document.querySelector(s).dataset.request === k",
+                           arg=[panel, f"1|{target}|4|true"])
+    assert page.locator("[data-testid=class-layer] option").all_inner_texts()[0].startswith("0 — ")
+    page.select_option("[data-testid=class-layer]", "0")
+    page.wait_for_function("([s, k]) => document.querySelector(s).dataset.request === k",
+                           arg=[panel, f"1|{target}|0|true"])
+    assert page.get_attribute(panel, "data-state") == "ready"
+    assert page.locator("[data-testid=error-banner]").is_hidden()
+    jupyter_driver.screenshot(page, "export-class-evidence")
+    assert page.js_errors == [] and page.network_requests == []
+    w.close()

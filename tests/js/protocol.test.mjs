@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  answerKeys, experimentAnswers, FORMAT_1_KEYS, isActive, keyTraits, layerAtlasAnswers, newestKind, noteText, pending,
-  requestKey, samePosition, selectionChanges, selectionOf, synthesisAnswers, top9Answers, unitAnswers,
+  answerKeys, classEvidenceAnswers, classRequestKey, classSelectionOf, experimentAnswers, FORMAT_1_KEYS, isActive,
+  keyTraits, layerAtlasAnswers, newestKind, noteText, pending, requestKey, samePosition, selectionChanges,
+  selectionOf, synthesisAnswers, top9Answers, unitAnswers,
 } from "../../js/src/protocol.js";
 
 function model(state) {
@@ -159,4 +160,22 @@ test("the traits that ask for answers are every field and condition of the spec"
   const spec = { ...FORMAT_1_KEYS, class_evidence: { fields: ["class_target", "layer"], when: "class_open" } };
   assert.deepEqual([...keyTraits(spec)].sort(), ["channel", "class_open", "class_target", "layer", "layer_atlas_open",
     "layer_atlas_page", "position", "rule", "sort_by"]);
+});
+
+test("a class-evidence answer answers only the class selection it was computed for", () => {
+  const state = { picture: { id: 4 }, class_target: 281, class_layer: "features.12", class_counterfactual: false };
+  const selection = classSelectionOf(model(state));
+  assert.deepEqual(selection, { image: 4, target: 281, layer: "features.12", counterfactual: false });
+  const request = { image: 4, target: 281, layer: "features.12", counterfactual: false };
+  assert.ok(classEvidenceAnswers(request, selection));
+  for (const [key, value] of [["image", 3], ["target", 285], ["layer", "features.9"], ["counterfactual", true]]) {
+    assert.equal(classEvidenceAnswers({ ...request, [key]: value }, selection), false, key);
+  }
+  assert.equal(classEvidenceAnswers(null, selection), false);
+  const none = classSelectionOf(model({ picture: { id: 4 } }));
+  assert.deepEqual(none, { image: 4, target: null, layer: "", counterfactual: false });
+  assert.equal(classEvidenceAnswers({ ...request, target: null }, none), false, "no class chosen: nothing answers");
+  assert.ok(classEvidenceAnswers({ ...request, target: 0 }, { ...selection, target: 0 }), "class 0 is a class");
+  assert.equal(classRequestKey(request), "4|281|features.12|false");
+  assert.equal(classRequestKey(selection), classRequestKey(request));
 });

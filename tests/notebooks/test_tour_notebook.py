@@ -20,3 +20,4 @@ def test_tour_runs_top_to_bottom():
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "-45° (\\): filter" in printed and "+45° (/): filter" in printed
     assert "the network says: Egyptian cat" in printed
+    assert "the evidence for Egyptian cat peaks at (" in printed and "), for cheetah at (" in printed  # Grad-CAM

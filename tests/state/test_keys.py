@@ -21,10 +21,14 @@ STATES = [
     {"layer": "fc|odd name,with separators", "channel": 511, "position": "map", "rule": "gradient",
      "layer_atlas_open": True, "layer_atlas_page": 0, "sort_by": "channel"},
     {"layer": "x", "channel": 1, "position": None, "rule": "deconvnet"},
+    {"layer": "features.3", "channel": 5, "position": "max", "rule": "deconvnet", "class_target": 0,
+     "class_layer": "features.12", "class_counterfactual": True},
+    {"layer": "features.3", "channel": 5, "position": "max", "rule": "deconvnet", "class_target": None,
+     "class_layer": "features.12", "class_counterfactual": False},
 ]
-SPEC = {**ANSWER_KEYS, "class_evidence": {"fields": ["class_target", "negate", "scale"], "when": "class_open"}}
-EXTRA = [{"class_target": 207, "negate": True, "scale": 2.0, "class_open": 1},
-         {"class_target": None, "negate": False, "scale": 0.5, "class_open": 0}]
+SPEC = {**ANSWER_KEYS, "future_panel": {"fields": ["future_target", "negate", "scale"], "when": "future_open"}}
+EXTRA = [{"future_target": 207, "negate": True, "scale": 2.0, "future_open": 1},
+         {"future_target": None, "negate": False, "scale": 0.5, "future_open": 0}]
 
 
 def test_python_keys_read_as_documented():
@@ -32,11 +36,13 @@ def test_python_keys_read_as_documented():
     assert answer_key("layer_atlas", STATES[0]) is None
     assert answer_key("layer_atlas", STATES[1]) == "layer4.1.conv2|2|guided|strength"
     assert answer_key("synthesis_result", STATES[0]) == "features.3|5"
+    assert answer_key("class_evidence", STATES[4]) == "0|features.12|true"  # class 0 is asked for
+    assert answer_key("class_evidence", STATES[5]) == "|features.12|false"  # no class: nothing is saved under it
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_python_and_the_page_build_the_same_keys(monkeypatch):
-    monkeypatch.setitem(ANSWER_KEYS, "class_evidence", SPEC["class_evidence"])
+    monkeypatch.setitem(ANSWER_KEYS, "future_panel", SPEC["future_panel"])
     states = [*STATES, *({**STATES[0], **extra} for extra in EXTRA)]
     script = (
         "import { answerKeys } from './js/src/protocol.js';"

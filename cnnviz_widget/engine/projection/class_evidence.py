@@ -52,12 +52,18 @@ def has_map(info: LayerInfo) -> bool:
 
 def grad_cam_layer(layers: Sequence[LayerInfo]) -> LayerInfo:
     """The default Grad-CAM layer: the last layer with a spatial map (the paper's choice: the last convolutional
-    features, where high-level meaning and space still meet)."""
+    features, where high-level meaning and space still meet) — before a class-map head. A network whose last
+    convolution already has one map per class, only pooled after (SqueezeNet's conv10, network-in-network heads), is
+    class activation mapping there: each class's map is its own channel and the counterfactual is empty, so the
+    default is the last map before that head."""
     with_map = [info for info in layers if has_map(info)]
     if not with_map:
         raise ModelError("no layer of this model has a 2-D spatial map with more than one position; Grad-CAM needs "
                          "one — pass a CNN whose convolutional features keep a map")
-    return with_map[-1]
+    classes = layers[-1].channels
+    last_linear = max((info.index for info in layers if info.kind == "linear"), default=-1)
+    features = [info for info in with_map if info.channels != classes or info.index < last_linear]
+    return features[-1] if features else with_map[-1]
 
 
 def check_layer(info: LayerInfo, default: LayerInfo) -> None:

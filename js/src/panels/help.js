@@ -34,6 +34,13 @@ export const PANELS = [
   { title: "Camera",
     text: "Sends a small frame at most five times a second, and only once the previous frame has been answered: "
       + "frames are dropped while the kernel computes, never queued. Freeze keeps the current frame." },
+  { title: "Class evidence",
+    text: "Click a class in the top-5 (or find any class by name): where in the image the evidence for that class "
+      + "lies — Grad-CAM (Selvaraju et al. 2017, arXiv:1610.02391) weighs a layer's feature maps by how much each "
+      + "raises the class's score and keeps what raises it, drawn over the image (transparent where it is zero). "
+      + "Guided Grad-CAM multiplies that map with guided backprop of the class for fine detail. \"Against it\" "
+      + "shows the counterfactual map: what argues against the class. The unit card asks the other question: what "
+      + "one unit responds to." },
   { title: "Top-9 exemplars and layer atlas",
     text: "After mining a dataset (w.mine()), the nine images whose patches excite the unit most, each beside its "
       + "projection — the paper's Figure 2. The layer atlas shows the same for every unit of a layer. Click an "

@@ -1,4 +1,5 @@
-// Panel: the input — file picker and drag-and-drop, the gallery of sample photos, and the top-5 predictions.
+// Panel: the input — file picker and drag-and-drop, the gallery of sample photos, and the top-5 predictions (a click
+// on one chooses that class for the class-evidence panel: `class_target`).
 import { cropRGBA, tileRect } from "../lib/decode.js";
 import { h, putPixels } from "../lib/dom.js";
 import { formatNumber } from "../lib/format.js";
@@ -59,13 +60,27 @@ export function inputPanel(ctx) {
       const percent = 100 * p.probability;
       const bar = h("span", { className: "cnnviz-bar" });
       bar.style.width = `${Math.max(0, Math.min(100, percent))}%`;
-      return h("li", { className: "cnnviz-prediction", testid: "prediction", attrs: { "data-index": p.index } }, [
+      const choose = () => ctx.set("class_target", p.index);
+      return h("li", { className: "cnnviz-prediction", testid: "prediction", attrs: { "data-index": p.index,
+        role: "button", tabindex: 0, "aria-pressed": "false", title: "show where in the image the evidence for this "
+          + "class lies (class evidence)" }, on: { click: choose, keydown: (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          choose();
+        }
+      } } }, [
         h("span", { className: "cnnviz-prediction-label", text: p.label }),
         h("span", { className: "cnnviz-prediction-value", text: `${formatNumber(percent)}%` }),
         h("span", { className: "cnnviz-bar-track" }, [bar]),
       ]);
     }));
+    markChosen();
     done();
+  }
+
+  function markChosen() {
+    const chosen = model.get("class_target");
+    for (const li of predictions.children) li.setAttribute("aria-pressed", String(Number(li.dataset.index) === chosen));
   }
 
   async function showGallery() {
@@ -91,6 +106,7 @@ export function inputPanel(ctx) {
   }
 
   ctx.on("change:picture", showPicture);
+  ctx.on("change:class_target", markChosen);
   ctx.on("change:error", done);
   ctx.on("change:gallery", showGallery);
   showPicture();

@@ -70,6 +70,12 @@ export function unitCard(ctx) {
   const projection = figure("projection", "projection");
   const patch = figure("patch", "image patch");
   const top9 = top9Panel(ctx);
+  const toClass = h("button", { className: "cnnviz-link-button", testid: "to-class-evidence", text: "class evidence",
+    attrs: { type: "button", title: "where in the image the evidence for a class lies (Grad-CAM)" }, on: {
+      click: () => ctx.root.querySelector("[data-testid=class-evidence]")?.scrollIntoView({ block: "nearest" }) } });
+  const about = h("p", { className: "cnnviz-muted", testid: "unit-evidence-about" }, [
+    h("span", { text: "Unit evidence: what this unit responds to (deconvnet / guided / gradient). Where the evidence "
+      + "for a class lies: " }), toClass, h("span", { text: "." })]);
   let pictureGeneration = 0;
   /** @type {any} */
   let painted = null;
@@ -176,6 +182,7 @@ export function unitCard(ctx) {
 
   const el = h("section", { className: "cnnviz-panel cnnviz-card", testid: "unit-card" }, [
     h("header", { className: "cnnviz-panel-header" }, [title, unitDownload(ctx).el]),
+    about,
     h("div", { className: "cnnviz-card-controls" }, [rules.el, positions.el, picked]),
     h("div", { className: "cnnviz-figures" }, [input.el, map.el, projection.el, patch.el]),
     silent,

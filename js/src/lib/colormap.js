@@ -1,4 +1,4 @@
-// Colour maps for activation codes (uint8). The same stops as COLORMAPS in cnnviz_widget/encode.py; a Python test
+// Colour maps for activation codes (uint8). The same stops as COLORMAPS in cnnviz_widget/encode/; a Python test
 // checks that both build identical look-up tables.
 
 /** @type {Record<string, Array<[number, [number, number, number]]>>} */

@@ -73,7 +73,7 @@ export function isDead(stats, i) {
 }
 
 /**
- * The activation grid's one colour scale (cnnviz_widget/encode.py: `code ∝ (x / scale) ** gamma`, peaks above the
+ * The activation grid's one colour scale (cnnviz_widget/encode/: `code ∝ (x / scale) ** gamma`, peaks above the
  * scale clipped), read from an atlas and its statistics.
  * @param {{gamma?: number, percentile?: number|null, signed?: boolean, count?: number}} atlas
  * @param {Record<string, Float32Array>} stats  readStats(atlas)

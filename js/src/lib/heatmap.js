@@ -45,7 +45,7 @@ export function bilinear(values, h, w, height, width) {
 
 /**
  * Values as colour codes stretched from `min` (0) to `max` (255): floor(255·(v − min)/(max − min) + ½), as
- * cnnviz_widget/encode.py `value_map` codes a map; all 0 for a flat map.
+ * cnnviz_widget/encode/ `value_map` codes a map; all 0 for a flat map.
  * @param {ArrayLike<number>} values
  * @param {number} min
  * @param {number} max

@@ -7,7 +7,7 @@ export const CLASS_PALETTE = [[78, 121, 167], [242, 142, 43], [225, 87, 89], [11
 export const OTHER_COLOUR = [96, 96, 96];
 
 /**
- * The colour of a class map's legend code (cnnviz_widget/encode.py `class_map`: the commonest class is code 0).
+ * The colour of a class map's legend code (cnnviz_widget/encode/ `class_map`: the commonest class is code 0).
  * @param {number} code
  * @returns {number[]} [r, g, b]
  */

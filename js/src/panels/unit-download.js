@@ -1,5 +1,5 @@
 // The unit card's "save card" button: asks the kernel for the selected unit's card as one PNG (drawn by
-// cnnviz_widget/encode.py, the same picture as `w.save_unit()`) and saves the answer as a download. Each request
+// cnnviz_widget/encode/, the same picture as `w.save_unit()`) and saves the answer as a download. Each request
 // carries an id, so only the view whose button was pressed downloads (every view hears the answer).
 import { bytesOf } from "../lib/decode.js";
 import { h } from "../lib/dom.js";

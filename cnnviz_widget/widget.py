@@ -304,46 +304,11 @@ class CNNViz(anywidget.AnyWidget):
 
     def mine(self, data: Any = "demo", *, layers: Sequence[str] | None = None, k: int = 9, batch_size: int = 32,
              cache_dir: str | Path | None = None, checkpoint_every: float = 60.0) -> Miner:
-        """Mine every unit's top-``k`` dataset exemplars in the background; the panels fill in as results arrive.
-
-        The widget stays usable meanwhile, shows a progress bar with a cancel button, and its top-9 panel and layer
-        atlas update from partial results about once a second.
-
-        Args:
-            data: anything :func:`~cnnviz_widget.engine.exemplars.datasets.open_dataset` reads: a folder of images,
-                ``"demo"`` (the photos that ship with the installed packages), a list, a torch ``Dataset``.
-            layers: layer names (default: every convolution, block and linear layer —
-                :data:`~cnnviz_widget.engine.exemplars.mining.MINED_KINDS`).
-            k: exemplars per unit.
-            batch_size: images per forward pass.
-            cache_dir: where checkpoints and the result go. Default: a temporary folder kept while the widget
-                lives, so a cancelled pass resumes when mined again. Pass a folder to keep the result across
-                sessions (and open it with :meth:`load_exemplars` or ``CNNViz(exemplars=...)``).
-            checkpoint_every: seconds between checkpoints.
-
-        Returns:
-            The :class:`~cnnviz_widget.engine.exemplars.mining.Miner`, already started (``.wait()`` returns its
-            result, ``.cancel()`` stops it).
-
-        Raises:
-            CNNVizError: a pass is already running, a checkpoint is open, or the dataset is empty or unreadable.
-        """
         self._refuse_while_checkpoint("mining", "so the exemplars belong to the model")
         return self.panels.exemplars.mine(data, layers=layers, k=k, batch_size=batch_size, cache_dir=cache_dir,
                                           checkpoint_every=checkpoint_every)
 
     def load_exemplars(self, source: str | Path | Exemplars, *, data: Any = None) -> Exemplars:
-        """Show exemplars mined before: a cache folder (``cnnviz mine --out``, ``w.mine(cache_dir=...)``) or a result.
-
-        Args:
-            source: the cache folder, or an :class:`~cnnviz_widget.engine.Exemplars`.
-            data: the dataset that was mined, if it cannot be reopened from where it was (a folder moved
-                elsewhere, a list of images, a torch ``Dataset``).
-
-        Raises:
-            CNNVizError: the folder holds nothing mined with this model's weights, the dataset changed, a pass is
-                running or a checkpoint is open.
-        """
         self._refuse_while_checkpoint("loading exemplars", "")
         return self.panels.exemplars.load(source, data=data)
 
@@ -370,28 +335,6 @@ class CNNViz(anywidget.AnyWidget):
                   layer: str | None = None, channel: int | str | None = None,
                   position: tuple[int, int] | str | None = "selected", fill: float | Sequence[float] | None = None,
                   batch_size: int = 64, wait: bool = True) -> OcclusionMaps | ExperimentJob:
-        """Slide a gray square over the current image and map what the network sees (Zeiler & Fergus, Fig. 7).
-
-        The widget's occlusion panel shows the three maps over the image: (a) the total activation of the selected
-        feature map (or of the picked unit), (b) the probability of ``target``, (c) the most probable class; hover
-        a map to see the occluded image there. See :func:`~cnnviz_widget.engine.experiments.occlusion.occlusion_maps`.
-
-        Args:
-            size, stride: the occluder's side and step in model-input pixels; default ``size`` ≈ a fifth of the
-                input (48 on a 227-pixel input), ``stride`` a third of ``size``.
-            target: the class whose probability is mapped (the correct class, if known); default: the predicted one.
-            layer, channel: the feature map of map (a); default: the selected unit's (``channel="max"``: the
-                strongest map).
-            position: ``"selected"`` (default): the picked unit when a position is picked on ``layer``, else the
-                map's total activation; ``None``, ``(y, x)`` or ``"max"`` as in the engine.
-            fill, batch_size: as in the engine (``fill`` default: the dataset mean).
-            wait: block until done and return the maps (default); ``False`` returns an
-                :class:`~cnnviz_widget.panels.experiments.ExperimentJob`.
-
-        Raises:
-            CNNVizError: the occluder is larger than the input, a zero stride, an unknown class (also shown in the
-                widget's banner; the panel keeps its last maps).
-        """
         return self.panels.experiments.occlusion(size=size, stride=stride, target=target, layer=layer,
                                                  channel=channel, position=position, fill=fill,
                                                  batch_size=batch_size, wait=wait)
@@ -399,48 +342,12 @@ class CNNViz(anywidget.AnyWidget):
     def invariance(self, *, transforms: Sequence[str] | Mapping[str, Sequence[float]] = ("translate", "scale", "rotate"),
                    layers: Sequence[str] | None = None, target: int | None = None,
                    fill: tuple[int, int, int] | None = None, wait: bool = True) -> InvarianceCurves | ExperimentJob:
-        """Translate, scale and rotate the current image and follow its features and prediction (Fig. 5).
-
-        The invariance panel plots, for each transform, the Euclidean distance between the feature vectors of the
-        original and the transformed image at each layer, and the probability of ``target``, with the canonical
-        and the transformed image side by side on a slider. See
-        :func:`~cnnviz_widget.engine.experiments.invariance.invariance_curves`.
-
-        Args:
-            transforms: names (the paper's sweeps) or ``{name: amounts}``.
-            layers: the layers compared; default: the paper's (the first convolution and the penultimate layer) and
-                the selected layer.
-            target: the true class, if known; default: the predicted one.
-            fill: RGB colour of uncovered areas (default: the preprocessing's mean colour).
-            wait: block until done and return the curves (default); ``False`` returns an ``ExperimentJob``.
-        """
         return self.panels.experiments.invariance(transforms=transforms, layers=layers, target=target, fill=fill,
                                                   wait=wait)
 
     def evolution(self, checkpoints: Sequence[Any] | Mapping[str, Any], data: Any,
                   units: Sequence[tuple[str, int]] | None = None, *, rule: str | None = None, batch_size: int = 32,
                   wait: bool = True) -> FeatureEvolution | ExperimentJob:
-        """How the chosen units' favourite inputs form during training (Fig. 4): for each checkpoint, each unit's
-        strongest activation over ``data`` with its projection and image patch.
-
-        The evolution panel shows a units × checkpoints grid; **clicking a cell opens that checkpoint's unit card**:
-        the widget switches to that checkpoint's weights (its name in the header shows ``@ checkpoint``), shows the
-        cell's image with the unit selected at its position, and the panel's "back" button returns to the
-        original model (:meth:`open_checkpoint`, :meth:`close_checkpoint`). See
-        :func:`~cnnviz_widget.engine.experiments.evolution.feature_evolution`.
-
-        Args:
-            checkpoints: in training order: paths to state dicts, state dicts or modules of this architecture; or
-                ``{name: checkpoint}``.
-            data: the images to search (anything :func:`~cnnviz_widget.engine.exemplars.datasets.open_dataset` reads).
-            units: ``[(layer, channel), ...]``; default: the selected unit and the next ones of its layer
-                (:data:`~cnnviz_widget.panels.experiments.EVOLUTION_UNITS` in all).
-            rule: projection rule; default: the widget's.
-            wait: block until done and return the result (default); ``False`` returns an ``ExperimentJob``.
-
-        Raises:
-            ModelError: a checkpoint of another architecture (the message names the mismatched keys).
-        """
         return self.panels.experiments.evolution(checkpoints, data, units, rule=rule, batch_size=batch_size, wait=wait)
 
     def open_checkpoint(self, checkpoint: int | str, unit: int | None = None) -> None:
@@ -458,23 +365,6 @@ class CNNViz(anywidget.AnyWidget):
                    position: tuple[int, int] | str | None = "center", seed: int = 0,
                    params: AscentParams | None = None, cache_dir: Any = None,
                    wait: bool = True) -> SynthesisResult | ExperimentJob:
-        """Synthesise the image that maximises a unit (default: the selected one) by regularised gradient ascent,
-        and show it in the unit card beside its projection and top-9. Seeded (the same seed gives the same image)
-        and cached per unit: selecting the unit again shows it at once. The card's button runs this with the
-        ``position``, ``params`` and ``cache_dir`` of the last call. See
-        :func:`~cnnviz_widget.engine.experiments.synthesis.synthesize`.
-
-        Args:
-            layer, channel: the unit; default: the selected one.
-            position: ``"center"`` (the unit at the centre of its map), ``(y, x)`` or ``None`` (the whole channel).
-            seed: seeds the starting noise and the jitter.
-            params: ascent settings (:class:`~cnnviz_widget.engine.experiments.synthesis.AscentParams`).
-            cache_dir: also keep results as files here (reused across sessions).
-            wait: block until done and return the result (default); ``False`` returns an ``ExperimentJob``.
-
-        Raises:
-            SynthesisDiverged: the ascent produced NaN (nothing is cached; the banner says so too).
-        """
         return self.panels.experiments.synthesize(layer, channel, position=position, seed=seed, params=params,
                                                   cache_dir=cache_dir, wait=wait)
 
@@ -545,3 +435,10 @@ class CNNViz(anywidget.AnyWidget):
         except CNNVizError as exc:  # a layer without a map: said in the banner too
             self.error = f"class evidence: {exc}"
             raise
+
+
+# The verbs' documentation lives with their implementation, once; the widget's verbs show it.
+for _verb, _implementation in (("mine", ExemplarsPanel.mine), ("load_exemplars", ExemplarsPanel.load),
+                               ("occlusion", ExperimentsPanel.occlusion), ("invariance", ExperimentsPanel.invariance),
+                               ("evolution", ExperimentsPanel.evolution), ("synthesize", ExperimentsPanel.synthesize)):
+    getattr(CNNViz, _verb).__doc__ = _implementation.__doc__

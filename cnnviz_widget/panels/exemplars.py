@@ -114,7 +114,30 @@ class ExemplarsPanel:
 
     def mine(self, data: Any = "demo", *, layers: Sequence[str] | None = None, k: int = 9, batch_size: int = 32,
              cache_dir: str | Path | None = None, checkpoint_every: float = 60.0) -> Miner:
-        """See :meth:`cnnviz_widget.CNNViz.mine`."""
+        """Mine every unit's top-``k`` dataset exemplars in the background; the panels fill in as results arrive.
+
+        The widget stays usable meanwhile, shows a progress bar with a cancel button, and its top-9 panel and layer
+        atlas update from partial results about once a second.
+
+        Args:
+            data: anything :func:`~cnnviz_widget.engine.exemplars.datasets.open_dataset` reads: a folder of images,
+                ``"demo"`` (the photos that ship with the installed packages), a list, a torch ``Dataset``.
+            layers: layer names (default: every convolution, block and linear layer —
+                :data:`~cnnviz_widget.engine.exemplars.mining.MINED_KINDS`).
+            k: exemplars per unit.
+            batch_size: images per forward pass.
+            cache_dir: where checkpoints and the result go. Default: a temporary folder kept while the widget
+                lives, so a cancelled pass resumes when mined again. Pass a folder to keep the result across
+                sessions (and open it with :meth:`load_exemplars` or ``CNNViz(exemplars=...)``).
+            checkpoint_every: seconds between checkpoints.
+
+        Returns:
+            The :class:`~cnnviz_widget.engine.exemplars.mining.Miner`, already started (``.wait()`` returns its
+            result, ``.cancel()`` stops it).
+
+        Raises:
+            CNNVizError: a pass is already running, a checkpoint is open, or the dataset is empty or unreadable.
+        """
         if self.mining_running:
             raise CNNVizError("a mining pass is already running — cancel it first (the widget's cancel button, or "
                               "w.mine(...).cancel() on the miner it returned)")
@@ -138,7 +161,17 @@ class ExemplarsPanel:
         return miner
 
     def load(self, source: str | Path | Exemplars, *, data: Any = None) -> Exemplars:
-        """See :meth:`cnnviz_widget.CNNViz.load_exemplars`."""
+        """Show exemplars mined before: a cache folder (``cnnviz mine --out``, ``w.mine(cache_dir=...)``) or a result.
+
+        Args:
+            source: the cache folder, or an :class:`~cnnviz_widget.engine.Exemplars`.
+            data: the dataset that was mined, if it cannot be reopened from where it was (a folder moved
+                elsewhere, a list of images, a torch ``Dataset``).
+
+        Raises:
+            CNNVizError: the folder holds nothing mined with this model's weights, the dataset changed, a pass is
+                running or a checkpoint is open.
+        """
         if self.mining_running:
             raise CNNVizError("a mining pass is running — cancel it (or wait for it) before loading other exemplars")
         explorer = self.session.explorer

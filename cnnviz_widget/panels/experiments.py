@@ -170,7 +170,28 @@ class ExperimentsPanel:
                   layer: str | None = None, channel: int | str | None = None,
                   position: tuple[int, int] | str | None = "selected", fill: float | Sequence[float] | None = None,
                   batch_size: int = 64, wait: bool = True) -> OcclusionMaps | ExperimentJob:
-        """The implementation of :meth:`cnnviz_widget.CNNViz.occlusion`."""
+        """Slide a gray square over the current image and map what the network sees (Zeiler & Fergus, Fig. 7).
+
+        The widget's occlusion panel shows the three maps over the image: (a) the total activation of the selected
+        feature map (or of the picked unit), (b) the probability of ``target``, (c) the most probable class; hover
+        a map to see the occluded image there. See :func:`~cnnviz_widget.engine.experiments.occlusion.occlusion_maps`.
+
+        Args:
+            size, stride: the occluder's side and step in model-input pixels; default ``size`` ≈ a fifth of the
+                input (48 on a 227-pixel input), ``stride`` a third of ``size``.
+            target: the class whose probability is mapped (the correct class, if known); default: the predicted one.
+            layer, channel: the feature map of map (a); default: the selected unit's (``channel="max"``: the
+                strongest map).
+            position: ``"selected"`` (default): the picked unit when a position is picked on ``layer``, else the
+                map's total activation; ``None``, ``(y, x)`` or ``"max"`` as in the engine.
+            fill, batch_size: as in the engine (``fill`` default: the dataset mean).
+            wait: block until done and return the maps (default); ``False`` returns an
+                :class:`~cnnviz_widget.panels.experiments.ExperimentJob`.
+
+        Raises:
+            CNNVizError: the occluder is larger than the input, a zero stride, an unknown class (also shown in the
+                widget's banner; the panel keeps its last maps).
+        """
         host = self.host
         ex, x = self.session.explorer, self.session.require_input()
         height, width = int(x.shape[1]), int(x.shape[2])
@@ -199,7 +220,21 @@ class ExperimentsPanel:
     def invariance(self, *, transforms: Sequence[str] | Mapping[str, Sequence[float]] = ("translate", "scale", "rotate"),
                    layers: Sequence[str] | None = None, target: int | None = None,
                    fill: tuple[int, int, int] | None = None, wait: bool = True) -> InvarianceCurves | ExperimentJob:
-        """The implementation of :meth:`cnnviz_widget.CNNViz.invariance`."""
+        """Translate, scale and rotate the current image and follow its features and prediction (Fig. 5).
+
+        The invariance panel plots, for each transform, the Euclidean distance between the feature vectors of the
+        original and the transformed image at each layer, and the probability of ``target``, with the canonical
+        and the transformed image side by side on a slider. See
+        :func:`~cnnviz_widget.engine.experiments.invariance.invariance_curves`.
+
+        Args:
+            transforms: names (the paper's sweeps) or ``{name: amounts}``.
+            layers: the layers compared; default: the paper's (the first convolution and the penultimate layer) and
+                the selected layer.
+            target: the true class, if known; default: the predicted one.
+            fill: RGB colour of uncovered areas (default: the preprocessing's mean colour).
+            wait: block until done and return the curves (default); ``False`` returns an ``ExperimentJob``.
+        """
         host = self.host
         ex, x = self.session.explorer, self.session.require_input()
         image, selected, picture = host.image, host.layer, host.picture
@@ -218,8 +253,27 @@ class ExperimentsPanel:
     def evolution(self, checkpoints: Sequence[Any] | Mapping[str, Any], data: Any,
                   units: Sequence[tuple[str, int]] | None = None, *, rule: str | None = None, batch_size: int = 32,
                   wait: bool = True) -> FeatureEvolution | ExperimentJob:
-        """The implementation of :meth:`cnnviz_widget.CNNViz.evolution` (on the widget's own model, also while a
-        checkpoint is open)."""
+        """How the chosen units' favourite inputs form during training (Fig. 4): for each checkpoint, each unit's
+        strongest activation over ``data`` with its projection and image patch.
+
+        The evolution panel shows a units × checkpoints grid; **clicking a cell opens that checkpoint's unit card**:
+        the widget switches to that checkpoint's weights (its name in the header shows ``@ checkpoint``), shows the
+        cell's image with the unit selected at its position, and the panel's "back" button returns to the
+        original model (:meth:`open_checkpoint`, :meth:`close_checkpoint`). See
+        :func:`~cnnviz_widget.engine.experiments.evolution.feature_evolution`.
+
+        Args:
+            checkpoints: in training order: paths to state dicts, state dicts or modules of this architecture; or
+                ``{name: checkpoint}``.
+            data: the images to search (anything :func:`~cnnviz_widget.engine.exemplars.datasets.open_dataset` reads).
+            units: ``[(layer, channel), ...]``; default: the selected unit and the next ones of its layer
+                (:data:`~cnnviz_widget.panels.experiments.EVOLUTION_UNITS` in all).
+            rule: projection rule; default: the widget's.
+            wait: block until done and return the result (default); ``False`` returns an ``ExperimentJob``.
+
+        Raises:
+            ModelError: a checkpoint of another architecture (the message names the mismatched keys).
+        """
         host = self.host
         ex = self.session.original
         if units is None:
@@ -245,7 +299,23 @@ class ExperimentsPanel:
                    position: tuple[int, int] | str | None = "center", seed: int = 0,
                    params: AscentParams | None = None, cache_dir: Any = None,
                    wait: bool = True) -> SynthesisResult | ExperimentJob:
-        """The implementation of :meth:`cnnviz_widget.CNNViz.synthesize`."""
+        """Synthesise the image that maximises a unit (default: the selected one) by regularised gradient ascent,
+        and show it in the unit card beside its projection and top-9. Seeded (the same seed gives the same image)
+        and cached per unit: selecting the unit again shows it at once. The card's button runs this with the
+        ``position``, ``params`` and ``cache_dir`` of the last call. See
+        :func:`~cnnviz_widget.engine.experiments.synthesis.synthesize`.
+
+        Args:
+            layer, channel: the unit; default: the selected one.
+            position: ``"center"`` (the unit at the centre of its map), ``(y, x)`` or ``None`` (the whole channel).
+            seed: seeds the starting noise and the jitter.
+            params: ascent settings (:class:`~cnnviz_widget.engine.experiments.synthesis.AscentParams`).
+            cache_dir: also keep results as files here (reused across sessions).
+            wait: block until done and return the result (default); ``False`` returns an ``ExperimentJob``.
+
+        Raises:
+            SynthesisDiverged: the ascent produced NaN (nothing is cached; the banner says so too).
+        """
         host = self.host
         ex = self.session.explorer
         layer = host.layer if layer is None else layer

@@ -51,3 +51,15 @@ export function colorize(rgba, name) {
   }
   return out;
 }
+
+/**
+ * A colour map's 256 colours as one RGBA row, low to high: a colour-scale bar to draw on a 256×1 canvas.
+ * @param {string} name
+ * @returns {Uint8ClampedArray}
+ */
+export function scaleBar(name) {
+  const table = lut(name);
+  const bar = new Uint8ClampedArray(256 * 4);
+  for (let c = 0; c < 256; c++) bar.set([table[c * 3], table[c * 3 + 1], table[c * 3 + 2], 255], c * 4);
+  return bar;
+}

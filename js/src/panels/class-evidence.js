@@ -6,7 +6,7 @@
 // the class selection (protocol.js `classEvidenceAnswers`): stale answers are dropped, and what is painted stays,
 // dimmed, while the kernel computes the next one.
 import { classSearch } from "./class-search.js";
-import { colorize, lut } from "../lib/colormap.js";
+import { colorize, lut, scaleBar } from "../lib/colormap.js";
 import { rawToRGBA } from "../lib/decode.js";
 import { h, putPixels } from "../lib/dom.js";
 import { formatNumber } from "../lib/format.js";
@@ -94,10 +94,7 @@ export function classEvidencePanel(ctx) {
   }
 
   function paintScale(state) {
-    const table = lut(state.colormap);
-    const bar = new Uint8ClampedArray(256 * 4);
-    for (let c = 0; c < 256; c++) bar.set([table[c * 3], table[c * 3 + 1], table[c * 3 + 2], 255], c * 4);
-    putPixels(scale, bar, 256, 1);
+    putPixels(scale, scaleBar(state.colormap), 256, 1);
     scaleMin.textContent = formatNumber(state.min);
     scaleMax.textContent = formatNumber(state.max);
   }

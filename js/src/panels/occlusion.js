@@ -4,7 +4,7 @@
 // class legend; hovering either shows the occluded image at that position (click to keep it). Runs in the kernel's
 // experiment thread with a progress bar and a cancel button; renders from the `occlusion_result` trait only, when
 // its stamp is not superseded by a newer run (protocol.js).
-import { colorize, lut } from "../lib/colormap.js";
+import { colorize, scaleBar } from "../lib/colormap.js";
 import { rawToRGBA, readFloat32, readInt32 } from "../lib/decode.js";
 import { h, putPixels } from "../lib/dom.js";
 import { formatNumber } from "../lib/format.js";
@@ -148,10 +148,7 @@ export function occlusionPanel(ctx) {
           [swatch, h("span", { text: `${entry.name} ×${entry.count}` })]);
       }));
     } else {
-      const table = lut(state.colormap);
-      const bar = new Uint8ClampedArray(256 * 4);
-      for (let c = 0; c < 256; c++) bar.set([table[c * 3], table[c * 3 + 1], table[c * 3 + 2], 255], c * 4);
-      putPixels(scale, bar, 256, 1);
+      putPixels(scale, scaleBar(state.colormap), 256, 1);
       scaleMin.textContent = formatNumber(state.min);
       scaleMax.textContent = formatNumber(state.max);
     }

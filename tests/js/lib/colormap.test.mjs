@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { COLORMAPS, colorize, lut } from "../../../js/src/lib/colormap.js";
+import { COLORMAPS, colorize, lut, scaleBar } from "../../../js/src/lib/colormap.js";
 
 test("gray is the identity on codes", () => {
   const table = lut("gray");
@@ -31,4 +31,11 @@ test("every map covers all 256 codes", () => {
 test("colorize maps the red channel of RGBA pixels and makes them opaque", () => {
   const rgba = new Uint8ClampedArray([0, 0, 0, 0, 128, 128, 128, 7, 255, 1, 2, 3]);
   assert.deepEqual([...colorize(rgba, "diverging")], [33, 102, 172, 255, 247, 247, 247, 255, 178, 24, 43, 255]);
+});
+
+test("a scale bar is the colour map's 256 colours, opaque, low to high", () => {
+  const bar = scaleBar("gray");
+  assert.equal(bar.length, 256 * 4);
+  assert.deepEqual([...bar.slice(0, 4)], [0, 0, 0, 255]);
+  assert.deepEqual([...bar.slice(255 * 4)], [255, 255, 255, 255]);
 });

@@ -13,10 +13,10 @@ shared machine). Run: .venv/bin/python bench/grad_cam.py
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import torch
+from timing import timed
 
 from cnnviz_widget import Explorer, load_model
 from cnnviz_widget.engine.model.capture import fast_layout
@@ -25,16 +25,6 @@ from cnnviz_widget.engine.model.samples import sample_photos
 warnings.filterwarnings("ignore")
 
 
-def timed(fn, repeat=5):
-    """Best of ``repeat`` runs after a warm-up: the least disturbed by other work on a shared machine."""
-    fn()  # warm-up (allocator, oneDNN kernels)
-    times = []
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def main() -> None:
@@ -54,8 +44,8 @@ def main() -> None:
         layers = dict.fromkeys([last_conv, "layer4" if arch == "resnet18" else ex.default_layer("grad_cam")])
         modules = dict(model.named_modules())
         for layer in layers:
-            ours_t, ours = timed(lambda layer=layer: ex.grad_cam(x, layer, top5))
-            one_t, _ = timed(lambda layer=layer: ex.grad_cam(x, layer, top5[0]))
+            ours_t, ours = timed(lambda layer=layer: ex.grad_cam(x, layer, top5), repeat=5)
+            one_t, _ = timed(lambda layer=layer: ex.grad_cam(x, layer, top5[0]), repeat=5)
             captum = LayerGradCam(model, modules[layer])
 
             def baseline(inputs, captum=captum):

@@ -9,9 +9,8 @@ unit's switch: such exemplars are counted). Goal: batched >= 5x faster. Run: .ve
 
 from __future__ import annotations
 
-import time
-
 import torch
+from timing import timed
 
 from cnnviz_widget import Explorer, load_model
 from cnnviz_widget.engine.exemplars.datasets import open_dataset
@@ -22,14 +21,6 @@ from cnnviz_widget.engine.model.samples import sample_photos
 LAYERS = ["features.3.expand3x3", "features.7.expand3x3"]
 
 
-def timed(fn, repeat=3):
-    """Best of ``repeat`` runs (the least disturbed on a shared machine) and the last result."""
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def main() -> None:
@@ -42,13 +33,13 @@ def main() -> None:
           "deconvnet, top-9 of every unit")
     for layer in LAYERS:
         ours, atlas = timed(lambda layer=layer: Exemplars(mined._state, key=mined.key, explorer=ex,
-                                                          dataset=data).atlas(layer))  # nothing remembered
+                                                          dataset=data).atlas(layer), warmup=False)  # nothing remembered
         units = [e for exemplars in atlas.values() for e in exemplars]
 
         def baseline(units=units, layer=layer):
             return [ex.project(xs[e.index], layer, e.channel, e.position, rule="deconvnet") for e in units]
 
-        base, full = timed(baseline)
+        base, full = timed(baseline, warmup=False)
         differ = 0
         for e, f in zip(units, full, strict=True):
             top, left = e.box[:2]

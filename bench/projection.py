@@ -12,10 +12,10 @@ the best of a few runs (the least disturbed on a shared machine). Run: .venv/bin
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import torch
+from timing import timed
 
 from cnnviz_widget import Explorer, UnitRequest, load_model
 from cnnviz_widget.engine.model.capture import fast_layout
@@ -25,16 +25,6 @@ N_UNITS = 64
 CASES = {"squeezenet1_1": ["features.4", "features.12"], "alexnet": ["features.4", "features.11"]}
 
 
-def timed(fn, repeat=3):
-    """Best of ``repeat`` runs after a warm-up: the least disturbed by other work on a shared machine."""
-    fn()  # warm-up (allocator, oneDNN kernels)
-    times = []
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def units_for(ex, xs, layer, shape):

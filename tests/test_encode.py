@@ -365,3 +365,35 @@ def test_exemplar_tiles_keep_small_boxes_and_shrink_large_ones_to_the_mean():
     same, _ = encode.exemplar_tiles([patch], [weak], max_side=96)
     assert np.array_equal(same[0], patch)  # small enough: the pixels themselves
     assert encode.exemplar_tiles([], [])[0].shape == (0, 1, 1, 3)
+
+
+def test_top9_figure_puts_projections_left_and_patches_right_in_the_same_places():
+    """Two exemplars of 2×2 px, ``tile=4`` (each picture enlarged ×2), ``gap=1``, 3 a row: each grid is
+    3·4 + 2·1 = 14 px wide, the grids 4 px apart (32 px in all), one row of 4 px; white where nothing is."""
+    patches = [np.full((2, 2, 3), 10 * (i + 1), np.uint8) for i in range(2)]
+    projections = [torch.tensor([[[1.0, -1.0], [0.0, 2.0]]] * 3) * (i + 1) for i in range(2)]
+    figure = encode.top9_figure(patches, projections, tile=4, gap=1)
+    assert figure.shape == (4, 32, 3) and figure.dtype == np.uint8
+
+    def enlarged(picture):
+        return picture.repeat(2, axis=0).repeat(2, axis=1)
+
+    for i, x in enumerate((0, 5)):
+        assert np.array_equal(figure[:, x:x + 4], enlarged(encode.projection_display(projections[i], "raw")))
+        assert np.array_equal(figure[:, 18 + x:22 + x], enlarged(patches[i]))
+    for white in (4, *range(9, 18), 22, *range(27, 32)):
+        assert (figure[:, white] == 255).all(), white
+
+
+def test_top9_figure_shows_the_central_part_of_the_field_in_the_chosen_display():
+    """A 48×48 field at ``fraction=0.5``: its central 24×24 px (12 to 36), projection and patch alike; ``tile=24``
+    leaves them at their size. Grids: 3·24 + 2·2 = 76 px, the patches from x = 76 + 8."""
+    rng = np.random.default_rng(0)
+    patch = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    projection = torch.from_numpy(rng.normal(size=(3, 48, 48)).astype(np.float32))
+    figure = encode.top9_figure([patch], [projection], mode="gray", fraction=0.5, tile=24)
+    assert figure.shape == (24, 2 * 76 + 8, 3)
+    assert np.array_equal(figure[:, :24], encode.projection_display(projection, "gray", box=(12, 12, 36, 36)))
+    assert np.array_equal(figure[:, 84:108], patch[12:36, 12:36])
+    with pytest.raises(ValueError, match="as many patches as projections"):
+        encode.top9_figure([patch], [])

@@ -61,7 +61,7 @@ from .activations import (
     channel_stats,
     encode_codes,
 )
-from .cards import CARD_PICTURE, CARD_TILE, UnitCard, unit_card
+from .cards import CARD_PICTURE, CARD_TILE, UnitCard, top9_figure, unit_card
 from .experiments import CLASS_COLOURS, EVOLUTION_TILE, INVARIANCE_TILE, class_map, value_map
 from .filters import FilterSheet, filter_pixels, filter_sheet
 from .pixels import (
@@ -141,6 +141,7 @@ __all__ = [
     "thumbnail_sheet",
     "tile_sheet",
     "to_pil",
+    "top9_figure",
     "unit_card",
     "value_map",
 ]

@@ -1,4 +1,5 @@
-"""A unit card as one picture, for slides and handouts (:meth:`cnnviz_widget.CNNViz.unit_card`)."""
+"""Figures of a unit for slides, handouts and notebooks: the unit card as one picture
+(:meth:`cnnviz_widget.CNNViz.unit_card`) and its top-k drawn as the paper's Figure 2 (:func:`top9_figure`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 
 from .pixels import colorize, fit_picture
+from .projections import central_box, crop_box, projection_display
 
-__all__ = ["CARD_PICTURE", "CARD_TILE", "UnitCard", "unit_card"]
+__all__ = ["CARD_PICTURE", "CARD_TILE", "UnitCard", "top9_figure", "unit_card"]
 
 
 #: Side of each picture on a unit card, and of each top-9 tile.
@@ -145,3 +148,51 @@ def unit_card(
             boxes[name] = (y, x, y + math.ceil(len(tiles) / 3) * (CARD_TILE + 3) - 3, x + 3 * (CARD_TILE + 3) - 3)
     draw.text((_CARD_MARGIN, height - _CARD_MARGIN - small_height + 2), footer, font=small_font, fill=_CARD_MUTED)
     return UnitCard(image=card, boxes=boxes)
+
+
+def top9_figure(patches: Sequence[np.ndarray], projections: Sequence[torch.Tensor], *, mode: str = "raw",
+                channel_order: str = "RGB", fraction: float = 1.0, tile: int = 64, gap: int = 2,
+                cols: int = 3) -> np.ndarray:
+    """A unit's top-k exemplars drawn as Zeiler & Fergus's Figure 2 draws them: the projections in a grid on the
+    left, the image patches they come from in the same places on the right, strongest first, ``cols`` a row.
+
+    Every exemplar is shown on the same box of its receptive field — all of it, or its central ``fraction``
+    (:func:`central_box`, widened by :func:`crop_box` to at least 24 px) — the projection with
+    :func:`projection_display` in ``mode`` (each on its own robust scale), the patch as the model saw it; both are
+    fitted to ``tile`` px (:func:`fit_picture`: enlarged by a whole factor with nearest neighbour, or shrunk).
+
+    Args:
+        patches: the exemplars' receptive fields (``Exemplar.patch``, ``uint8 [h, w, 3]``, all one size).
+        projections: the unit projected onto each (``Exemplar.projection``, ``[C, h, w]``).
+        mode: the projections' display (:data:`PROJECTION_DISPLAYS`).
+        channel_order: the model's input channel order (``"RGB"``, ``"BGR"`` or ``"L"``).
+        fraction: the part of the field shown, in (0, 1].
+        tile: the side each picture is fitted to, in pixels.
+        gap: white pixels between pictures; the two grids are ``4 * gap`` apart.
+        cols: pictures a row.
+
+    Returns:
+        ``uint8 [H, W, 3]`` on white.
+
+    Raises:
+        ValueError: no exemplars, or as many patches as projections.
+    """
+    if len(patches) != len(projections) or not patches:
+        raise ValueError(f"top9_figure takes as many patches as projections, at least one: got {len(patches)} and "
+                         f"{len(projections)}")
+    h, w = np.shape(patches[0])[:2]
+    field = (0, 0, h, w)
+    box = crop_box(central_box(field, fraction) if fraction < 1 else field, (h, w))
+    top, left, bottom, right = box
+    shown = [fit_picture(projection_display(p, mode, channel_order, box=box), tile) for p in projections]
+    cut = [fit_picture(np.ascontiguousarray(np.asarray(p, dtype=np.uint8)[top:bottom, left:right]), tile)
+           for p in patches]
+    th, tw = shown[0].shape[:2]
+    rows = math.ceil(len(shown) / cols)
+    grid_width = cols * tw + (cols - 1) * gap
+    figure = np.full((rows * th + (rows - 1) * gap, 2 * grid_width + 4 * gap, 3), 255, np.uint8)
+    for i, (projection, patch) in enumerate(zip(shown, cut)):
+        y, x = (i // cols) * (th + gap), (i % cols) * (tw + gap)
+        figure[y:y + th, x:x + tw] = projection
+        figure[y:y + th, grid_width + 4 * gap + x:grid_width + 4 * gap + x + tw] = patch
+    return figure

@@ -175,6 +175,11 @@ def test_click_on_a_tile_sends_the_selection_and_paints_the_answer(harness, tiny
     scale = image["width"] / 16
     expected = (image["x"] + left * scale, image["y"] + top * scale, (right - left) * scale, (bottom - top) * scale)
     assert np.allclose((box["x"], box["y"], box["width"], box["height"]), expected, atol=1.0)
+    # the patch is the field widened (clipped to the input): its caption says both sizes, not the patch's alone
+    crop, field = tiny_widget.unit["crop"], tiny_widget.unit["field"]
+    assert (crop[2] - crop[0], field[2] - field[0]) == (16, 3)
+    caption = page.locator("figure:has([data-testid=patch]) figcaption").inner_text()
+    assert caption == "image patch 16×16 px around the 3×3 px receptive field"
 
 
 def test_rule_and_position_toggles(harness, tiny_widget, page):

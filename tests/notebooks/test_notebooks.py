@@ -31,6 +31,7 @@ EXPECTED = {
         "60000 training and 10000 test images", "epoch 2: training loss",
         "checkpoints: epoch_00.pth, epoch_01.pth, epoch_02.pth", "top-9 of 7 layers over 1000 images",
         "checkpoints: epoch_00, epoch_01, epoch_02", "smallzfnet.html:", "5 layers, 248 unit cards",
+        "1000 test images mined (the quick run", "layer 5 = features.10", "units ≥ 6 of 9 one class",
     ],
     "05-why-projections-speckle.ipynb": [
         "images of the demo pool mined for 5 stages; 6 units per stage", "structure score (contour agreement)",

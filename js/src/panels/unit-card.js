@@ -4,7 +4,7 @@
 import { colorize } from "../lib/colormap.js";
 import { bytesOf, rawToRGBA } from "../lib/decode.js";
 import { decodeBitmap, drawBitmap, h, putPixels } from "../lib/dom.js";
-import { formatNumber, silenceText } from "../lib/format.js";
+import { formatNumber, patchCaption, silenceText } from "../lib/format.js";
 import { fieldBox, positionAt } from "../lib/layout.js";
 import { offered, requestKey, selectionOf, unitAnswers } from "../protocol.js";
 import { synthesisPanel } from "./synthesis.js";
@@ -142,7 +142,7 @@ export function unitCard(ctx) {
     patch.canvas.height = bottom - top;
     patch.canvas.getContext("2d").drawImage(input.canvas, left, top, right - left, bottom - top, 0, 0,
       right - left, bottom - top);
-    patch.label.textContent = `image patch (${bottom - top}×${right - left} px)`;
+    patch.label.textContent = patchCaption(unit.crop, unit.field);
   }
 
   /** Paint the unit when it answers the current selection — in the very task its message arrives in. */

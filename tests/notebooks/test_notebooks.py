@@ -15,7 +15,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 #: What each notebook must print when it ran as meant (the story's checkable facts).
 EXPECTED = {
     "02-paper-figures.ipynb": [
-        "layer 1: features.0", "layer 5: features.12", "(epoch_00 | epoch_01 | epoch_02)", "epoch 2: test accuracy",
+        "layer 1: features.0", "layer 5: features.10", "(epoch_00 | epoch_01 | epoch_02)", "epoch 2: test accuracy",
         "imagenet_15 · goose: true class goose", "p(goose) =",
         "Hamming distance of sign(ε) between image pairs", "features.9.squeeze", "features.7 channel 12: activation",
         "top-9 ready", "occlusion panel: 9×9 positions", "invariance panel: translate (13 steps)",

@@ -14,15 +14,15 @@ keep it off the forward's path:
   priority (nice +:data:`READER_NICENESS`) so that when both want a core the forward's threads win; elsewhere
   they run at the normal priority. Readers also use one intra-op thread each (``torch.set_num_threads`` is per
   thread), so a preprocessing that calls torch does not start OpenMP teams of its own beside the forward's.
-* **JPEGs decoded at a reduced size.** With an :class:`~.preprocess.ImagePreprocess`, a JPEG whose part the
-  model sees is at least twice the model's input is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling,
-  ``PIL.Image.draft``), never below the input's resolution, then resized as usual. This is not bit-identical to
-  decoding in full and resizing: the DCT scaling averages differently from Pillow's resampling filter. Measured by
-  ``bench/mining_jpeg.py`` on 1000×750 photos (a 2× reduction for SqueezeNet's 227 px): the model input differs
-  by 0.4 grey levels on average (of 255; at most 11 at a few sharp edges), and the mined top-9 of SqueezeNet's
-  units are the same images, in the same order, for 96 % of units, with per-unit maxima within 1 %. Images at or
-  under twice the input (ImageNet's ~500×375 for a 227 px input) decode in full and are exact.
-  ``reduced_decode=False`` decodes everything in full.
+* **JPEGs decoded at a reduced size.** With an :class:`~.preprocess.ImagePreprocess`, a JPEG is decoded at 1/2,
+  1/4 or 1/8 scale (libjpeg's DCT scaling, ``PIL.Image.draft``) when the part the model sees stays at least
+  :data:`REDUCED_DECODE_MARGIN` (2) times the model's input — that is, never below twice the resize target — and
+  is then resized as usual. This is not bit-identical to decoding in full and resizing: the DCT scaling averages
+  differently from Pillow's resampling filter (how much: ``bench/mining_jpeg.py``, and the README). Keeping twice
+  the input leaves most of the filtering to the final antialiasing resize, so the result stays closer to a full
+  decode, at little cost in speed (entropy decoding, which no scaling skips, dominates at 1/4 and 1/8).
+  Photos under twice the resize target — ImageNet's ~500×375, 1000×750 for a 256 px resize — decode in full and
+  are exact. ``reduced_decode=False`` decodes everything in full.
 * **Normalised as one batch, in the channels-last layout.** Resized pixels (uint8, height × width × channels)
   are stacked and normalised together: the result *is* the channels-last batch the CPU forward runs fastest in
   (:func:`~.capture.fast_layout`), with no layout copy. The arithmetic is :class:`ImagePreprocess`'s, in the same
@@ -54,10 +54,12 @@ from ..model.capture import fast_layout
 from ..model.preprocess import ImagePreprocess
 from .datasets import EncodedImage, ImageDataset
 
-__all__ = ["READER_NICENESS", "Batch", "BatchReader", "default_workers", "reduces_jpegs", "takes_fast_path"]
+__all__ = ["READER_NICENESS", "REDUCED_DECODE_MARGIN", "Batch", "BatchReader", "default_workers", "reduces_jpegs", "takes_fast_path"]
 
 #: How much lower (in ``nice`` steps) reader threads run than the forward, on Linux (see the module docstring).
 READER_NICENESS = 10
+#: A JPEG is decoded at a reduced size only while the part the model sees keeps this many pixels per input pixel.
+REDUCED_DECODE_MARGIN = 2
 #: EXIF orientations that swap width and height.
 _TRANSPOSED = (5, 6, 7, 8)
 
@@ -148,8 +150,8 @@ class BatchReader:
     # ------------------------------------------------------------------------------------------ one item
     def _draft(self, reduced: list[int]) -> Any:
         """A ``load_image`` draft hook: ask a JPEG for the smallest DCT scale that keeps the part the model sees at
-        its input size or more. A reduced decode is recorded in ``reduced`` as ``[scale, width, height]`` (the full
-        size, as displayed)."""
+        :data:`REDUCED_DECODE_MARGIN` times its input size or more. A reduced decode is recorded in ``reduced`` as
+        ``[scale, width, height]`` (the full size, as displayed)."""
         p = self.preprocess
 
         def draft(img: Image.Image) -> None:
@@ -159,8 +161,8 @@ class BatchReader:
             turned = img.getexif().get(0x0112) in _TRANSPOSED
             shown_w, shown_h = (height, width) if turned else (width, height)
             left, top, right, bottom = p.crop_box(shown_w, shown_h)
-            need_w = math.ceil(shown_w * p.size / (right - left))
-            need_h = math.ceil(shown_h * p.size / (bottom - top))
+            need_w = math.ceil(shown_w * p.size * REDUCED_DECODE_MARGIN / (right - left))
+            need_h = math.ceil(shown_h * p.size * REDUCED_DECODE_MARGIN / (bottom - top))
             result = img.draft(img.mode, (need_h, need_w) if turned else (need_w, need_h))
             scale = round(width / result[1][2]) if result is not None else 1
             if scale > 1:

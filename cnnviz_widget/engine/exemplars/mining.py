@@ -210,8 +210,8 @@ class Miner:
         workers: threads that read and decode images ahead of the forward (default: one per core, at most 8;
             see :mod:`.loading` for why they do not slow the forward down).
         reduced_decode: decode a JPEG at 1/2, 1/4 or 1/8 of its size when the part the model sees stays at least
-            the model's input size (far faster for large photos; the input then differs slightly from a full
-            decode — measured in :mod:`.loading`); ``False`` decodes every image in full. Part of the cache key.
+            twice the model's input (far faster for large photos; the input then differs slightly from a full
+            decode — see :mod:`.loading`); ``False`` decodes every image in full. Part of the cache key.
 
     Warnings:
         Results are exact for a given batch size, device and number of CPU threads. With another batch size, device

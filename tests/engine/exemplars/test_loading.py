@@ -87,36 +87,42 @@ def test_batches_from_pil_images_and_tensors_equal_the_preprocessing(model):
     assert torch.equal(reader(mixed, preprocess, model).inputs([0, 1, 2]), want)  # a model input passes through
 
 
-def test_reduced_decode_keeps_the_crop_at_least_the_input_size(tmp_path, model):
-    preprocess = PREPROCESSES["caffe"]  # 256 then 227: a 1000×750 photo's crop is 665 px, so half size (332) fits
-    plain = write(tmp_path / "p.jpg", photo(1000, 750, 7), quality=92)
-    stored = photo(1000, 750, 7).transpose(Image.Transpose.ROTATE_270)  # EXIF orientation 8 turns it back
+def test_reduced_decode_keeps_the_crop_at_least_twice_the_input(tmp_path, model):
+    # Caffe's 256 then 227: the crop is 227/256 of the shorter side, and must keep 2 × 227 = 454 px once reduced
+    preprocess = PREPROCESSES["caffe"]
+    cases = {  # size: (expected scale, the crop's side at that scale)
+        (2000, 1500): (2, 665),   # crop 1330 px: /2 = 665 ≥ 454, /4 = 332 is not
+        (1600, 1200): (2, 532),
+        (4000, 3000): (4, 665),   # crop 2660 px: /8 = 332 is too small
+        (1200, 900): (1, 798),    # crop 798 px: /2 = 399 < 454 — decoded in full, exactly
+    }
+    paths = {size: write(tmp_path / f"{size[0]}.jpg", photo(*size, 7), quality=92) for size in cases}
+    stored = photo(2000, 1500, 7).transpose(Image.Transpose.ROTATE_270)  # EXIF orientation 8 turns it back
     turned = write(tmp_path / "t.jpg", stored, exif_orientation=8, quality=92)
-    small = write(tmp_path / "s.jpg", photo(900, 675, 7), quality=92)  # crop 598 px: half (299) fits
-    tiny = write(tmp_path / "u.jpg", photo(800, 600, 7), quality=92)   # crop 532 px: half would be 266 ≥ 227
-    edge = write(tmp_path / "e.jpg", photo(500, 375, 7), quality=92)   # crop 332 px: half (166) would not
-    r = reader([plain], preprocess, model)
-    for path, expected in ((plain, [2, 1000, 750]), (turned, [2, 1000, 750]), (small, [2, 900, 675]),
-                           (tiny, [2, 800, 600]), (edge, [])):
+    r = reader(list(paths.values()), preprocess, model)
+    for size, (scale, side) in cases.items():
         reduced = []
-        image = EncodedImage(path).decode(draft=r._draft(reduced))
-        assert reduced == expected, path.name
-        if expected:
-            assert image.size == tuple((v + 1) // 2 for v in expected[1:])
-            left, top, right, bottom = preprocess.crop_box(*expected[1:])
-            assert min(right - left, bottom - top) / 2 >= preprocess.size
+        image = EncodedImage(paths[size]).decode(draft=r._draft(reduced))
+        assert reduced == ([scale, *size] if scale > 1 else []), size
+        assert image.size == tuple(-(-v // scale) for v in size)
+        left, top, right, bottom = preprocess.crop_box(*size)
+        assert int(min(right - left, bottom - top) / scale) == side >= 2 * preprocess.size or scale == 1
+    reduced = []
+    EncodedImage(turned).decode(draft=r._draft(reduced))
+    assert reduced == [2, 2000, 1500]  # the size as shown, after the EXIF turn
     # what a reduced decode gives: the full image's crop box in the half-size image's pixels, resized
-    half = Image.open(plain)
-    half.draft("RGB", (500, 375))
-    box = tuple(v / 2 for v in preprocess.crop_box(1000, 750))
+    half = Image.open(paths[(2000, 1500)])
+    half.draft("RGB", (1000, 750))
+    box = tuple(v / 2 for v in preprocess.crop_box(2000, 1500))
     expected = half.convert("RGB").resize((227, 227), Image.Resampling.BILINEAR, box=box, reducing_gap=None)
-    got = reader([plain], preprocess, model).inputs([0])[0]
+    got = reader([paths[(2000, 1500)]], preprocess, model).inputs([0])[0]
     assert np.array_equal(preprocess.to_pixels(got), np.asarray(expected))
-    full = reader([plain], preprocess, model, reduced_decode=False).inputs([0])[0]
-    assert torch.equal(full, preprocess(load_image(plain)))
-    assert 0 < (got - full).abs().mean() < 2.0  # grey levels: close to the full decode, not equal to it
-    turned_input = reader([turned], preprocess, model).inputs([0])[0]
-    assert (turned_input - full).abs().mean() < 2.0  # EXIF rotation undone: the same picture
+    full = reader([paths[(2000, 1500)]], preprocess, model, reduced_decode=False).inputs([0])[0]
+    assert torch.equal(full, preprocess(load_image(paths[(2000, 1500)])))
+    assert 0 < (got - full).abs().mean() < 1.0  # grey levels: close to the full decode, not equal to it
+    assert (reader([turned], preprocess, model).inputs([0])[0] - full).abs().mean() < 1.0  # the same picture
+    exact = reader([paths[(1200, 900)]], preprocess, model).inputs([0])[0]
+    assert torch.equal(exact, preprocess(load_image(paths[(1200, 900)])))
 
 
 def test_batches_are_channels_last_when_the_model_allows(files, model):

@@ -32,13 +32,13 @@ from test_mining import tables_equal, tiny_images, tiny_spec  # noqa: E402
 
 
 def jpeg_folder(folder: Path, n: int) -> Path:
-    """``n`` seeded 24×16 grey JPEGs: a background and a bright block (reduced to half size for the 8 px net)."""
+    """``n`` seeded 40×32 grey JPEGs: a background and a bright block (decoded at half size for the 8 px net)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for i in range(n):
-        a = np.full((16, 24), rng.integers(0, 60), np.uint8)
-        y, x = rng.integers(0, 12), rng.integers(0, 20)
-        a[y:y + 4, x:x + 4] = rng.integers(60, 256)
+        a = np.full((32, 40), rng.integers(0, 60), np.uint8)
+        y, x = rng.integers(0, 24), rng.integers(0, 32)
+        a[y:y + 8, x:x + 8] = rng.integers(60, 256)
         Image.fromarray(a).save(folder / f"im{i:05d}.jpg", quality=90)
     return folder
 
@@ -192,3 +192,4 @@ def test_soak_three_random_sigkills_then_resume_is_byte_identical(tmp_path):
     assert list((b / "progress").iterdir()) == []
     result = Exemplars.load(tmp_path / "killed", model=tiny_spec())
     assert result.images == 240 and result.complete and result.top("conv1", 0)[0].value > 60
+    assert result.key["decode"] == "jpeg-dct-reduced"  # the JPEGs were decoded at half size (40×32 for 8×8)

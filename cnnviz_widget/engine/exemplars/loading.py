@@ -142,9 +142,11 @@ class BatchReader:
         self.reduces = reduces_jpegs(preprocess, self.input_shape, reduced_decode)
         if self.fast:
             p = preprocess
-            self._scale = p.scale / 255.0
+            # float32 as ImagePreprocess computes: pixels · (scale / 255), minus the mean, over the std. A factor
+            # of exactly 1 (Caffe's 0–255 models; std 1) leaves every float32 unchanged, so that pass is skipped.
+            self._scale = np.float32(p.scale / 255.0)
             self._mean = np.asarray(p.mean, dtype=np.float32)
-            self._std = np.asarray(p.std, dtype=np.float32)
+            self._std = None if all(v == 1.0 for v in p.std) else np.asarray(p.std, dtype=np.float32)
             self._resample = Image.Resampling[p.interpolation.upper()]
 
     # ------------------------------------------------------------------------------------------ one item
@@ -189,14 +191,19 @@ class BatchReader:
         pixels = np.asarray(img)
         return pixels[..., ::-1] if p.channel_order == "BGR" else pixels
 
-    def _normalise(self, pixels: np.ndarray) -> torch.Tensor:
-        """``[N, H, W, C]`` uint8 → ``[N, C, H, W]`` float32 model inputs in the channels-last layout, with
-        :meth:`ImagePreprocess.__call__`'s float32 arithmetic in its order (so equal to it bit for bit)."""
-        x = pixels.astype(np.float32)
-        np.multiply(x, self._scale, out=x)
-        np.subtract(x, self._mean, out=x)
-        np.divide(x, self._std, out=x)
-        return torch.from_numpy(x).permute(0, 3, 1, 2)
+    def _normalise(self, pixels: list[np.ndarray]) -> torch.Tensor:
+        """uint8 pixels (height × width × channels each) → ``[N, C, H, W]`` float32 model inputs in the
+        channels-last layout, with :meth:`ImagePreprocess.__call__`'s float32 arithmetic in its order (so equal to
+        it bit for bit), each image converted straight into its place in the batch."""
+        out = np.empty((len(pixels), *pixels[0].shape), dtype=np.float32)
+        for x, px in zip(out, pixels, strict=True):
+            if self._scale != 1.0:
+                np.multiply(px, self._scale, out=x)
+                px = x
+            np.subtract(px, self._mean, out=x)
+            if self._std is not None:
+                np.divide(x, self._std, out=x)
+        return torch.from_numpy(out).permute(0, 3, 1, 2)
 
     def _item(self, index: int) -> tuple[Any, int | None]:
         """Item ``index`` as uint8 pixels (fast path) or a model-input tensor, and its label."""
@@ -242,9 +249,9 @@ class BatchReader:
 
     def _stack(self, inputs: list[Any]) -> torch.Tensor:
         if all(isinstance(x, np.ndarray) for x in inputs):
-            x = self._normalise(np.stack(inputs))
+            x = self._normalise(inputs)
         else:
-            tensors = [self._normalise(x[None])[0] if isinstance(x, np.ndarray) else x for x in inputs]
+            tensors = [self._normalise([x])[0] if isinstance(x, np.ndarray) else x for x in inputs]
             shapes = {tuple(t.shape) for t in tensors}
             if len(shapes) > 1 or tuple(tensors[0].shape) != self.input_shape:
                 raise CNNVizError(

@@ -116,8 +116,8 @@ def add_mine_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, metavar="N",
                    help="threads reading and decoding images ahead of the forward (default: one per core, at most 8)")
     p.add_argument("--full-decode", action="store_true",
-                   help="decode every JPEG in full (default: a JPEG over twice the resize target is decoded at a "
-                        "reduced size, never below twice that target)")
+                   help="decode every JPEG in full (default: a large JPEG is decoded at 1/2, 1/4 or 1/8 size while its "
+                        "shorter side stays at least twice the resize target)")
     p.add_argument("--out", required=True, help="the cache folder (created if needed)")
     p.add_argument("--layers", nargs="+", metavar="LAYER", help="layer names (default: every convolution, block and linear layer)")
     p.add_argument("--k", type=int, default=9, help="exemplars per unit (default: %(default)s)")

@@ -21,8 +21,9 @@ keep it off the forward's path:
   differently from Pillow's resampling filter (how much: ``bench/mining_jpeg.py``, and the README). Keeping twice
   the input leaves most of the filtering to the final antialiasing resize, so the result stays closer to a full
   decode, at little cost in speed (entropy decoding, which no scaling skips, dominates at 1/4 and 1/8).
-  Photos under twice the resize target — ImageNet's ~500×375, 1000×750 for a 256 px resize — decode in full and
-  are exact. ``reduced_decode=False`` decodes everything in full.
+  So a JPEG is reduced only if its shorter side is at least four times the resize target (1,024 px for a 256 px
+  resize): ImageNet's ~500×375 photos, or 1000×750 ones, decode in full and are exact. ``reduced_decode=False``
+  decodes everything in full.
 * **Normalised as one batch, in the channels-last layout.** Resized pixels (uint8, height × width × channels)
   are stacked and normalised together: the result *is* the channels-last batch the CPU forward runs fastest in
   (:func:`~.capture.fast_layout`), with no layout copy. The arithmetic is :class:`ImagePreprocess`'s, in the same

@@ -8,7 +8,10 @@ download function replaced by one that fails as an offline machine does (no test
 
 import hashlib
 import io
+import json
+import os
 import pickle
+import subprocess
 import sys
 import tarfile
 import urllib.error
@@ -345,3 +348,28 @@ def test_mining_a_named_copy_equals_mining_its_images(offline, tmp_path, monkeyp
     tables_equal(mine(spec, data, k=3, batch_size=4, bar=False),
                  mine(spec, Labelled([i.image for i in items], [i.label for i in items]), k=3, batch_size=4, bar=False))
     assert torch.equal(torch.tensor(data.read(0).image.size), torch.tensor([32, 32]))
+
+
+@pytest.mark.slow
+def test_torchrun_splits_tar_shards_like_one_process(tmp_path, capsys):
+    make_shards(tmp_path / "shards", tiny_images(11), per_shard=4)
+    pattern = str(tmp_path / "shards" / "train-{0000..0002}.tar")
+    args = ["mine", "--model", "squeezenet1_1", "--layers", "features.0", "features.3.expand1x1", "--batch-size", "3",
+            "--json", "--quiet", "--data", pattern]
+    torchrun = Path(sys.executable).parent / "torchrun"
+    out = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "cnnviz_widget.cli", *args,
+                          "--out", str(tmp_path / "two")], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout)["images"] == 11
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the thread count each torchrun process had (CPU convolutions round per split)
+    try:
+        assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    capsys.readouterr()
+    two, one = Exemplars.load(tmp_path / "two"), Exemplars.load(tmp_path / "one")
+    assert two.key == one.key
+    tables_equal(two, one)
+    assert two._state["ids"] == one._state["ids"]

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -106,9 +107,11 @@ class Batch:
 
 def _reader_thread_setup() -> None:
     torch.set_num_threads(1)
-    with contextlib.suppress(AttributeError, OSError):  # per-thread priority: Linux only
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                       os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + READER_NICENESS)
+    # Only Linux gives threads their own priority through setpriority (elsewhere the id would name a process).
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + READER_NICENESS)
 
 
 class BatchReader:

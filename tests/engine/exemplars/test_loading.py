@@ -6,6 +6,7 @@ compares it with ``torch.stack([preprocess(load_image(path)) ...])`` — the def
 
 import io
 import os
+import sys
 import threading
 import time
 
@@ -181,7 +182,7 @@ def test_read_ahead_is_bounded_and_closing_stops_the_threads(model):
     assert [b.chunk for b in r.batches([3, 1, 4])] == [3, 1, 4]  # in the order asked
 
 
-@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread priorities are a Linux feature")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
 def test_readers_yield_to_the_forward(model):
     data = Slow(8)
     main_threads = torch.get_num_threads()

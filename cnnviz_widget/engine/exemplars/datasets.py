@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,7 @@ class EncodedImage:
     data: Path | bytes = field(repr=False)
     name: str | None = None
 
-    def decode(self, draft: Any = None) -> Image.Image:
+    def decode(self, draft: Callable[[Image.Image], None] | None = None) -> Image.Image:
         """The RGB image (see :func:`~.images.load_image`, whose ``draft`` hook may reduce a JPEG's decoded size).
 
         Raises:
@@ -83,7 +83,7 @@ class DatasetItem:
         index: position in the dataset (``0 ≤ index < len(dataset)``).
         id: stable, unique name: the path relative to the folder for files, else the position as text.
         image: an RGB PIL image, or the tensor a user's ``Dataset`` returned (an image, or the model input when the
-            dataset is ``preprocessed``).
+            dataset is ``preprocessed``); an :class:`EncodedImage` when read with ``decode=False``.
         label: class index when known, else ``None``.
     """
 

@@ -1,19 +1,22 @@
 """Batches of model inputs read from an :class:`~.datasets.ImageDataset` ahead of the forward pass (what mining eats).
 
-Reading a folder of JPEGs — decoding, resizing, normalising — runs on the same cores as the forward. Four things
-keep it off the forward's path:
+Reading a folder of JPEGs — decoding, resizing, normalising — costs CPU time beside the forward's. How it is
+arranged:
 
-* **Threads, bounded read-ahead.** ``workers`` threads each read one whole batch; at most ``workers + 1``
-  batches are read ahead, so memory stays bounded. Threads rather than worker processes: Pillow's decoder and
-  resampler and numpy's arithmetic release the GIL, and a finished batch needs no copy between processes.
-* **The forward has priority.** PyTorch gives the forward one OpenMP thread per core, and an OpenMP team is as
-  slow as its slowest thread: a reader preempting one of its threads stalls the whole team (two torch processes
-  on a 2-core machine slowed each other 80×, README). So readers do not take cores from the forward; they fill
-  the time it leaves — its Python and single-threaded stretches, the top-k merges — and, when they fall behind,
-  the forward waits for a batch and they have every core. On Linux, reader threads run at a lower scheduling
-  priority (nice +:data:`READER_NICENESS`) so that when both want a core the forward's threads win; elsewhere
-  they run at the normal priority. Readers also use one intra-op thread each (``torch.set_num_threads`` is per
-  thread), so a preprocessing that calls torch does not start OpenMP teams of its own beside the forward's.
+* **Threads, bounded read-ahead.** ``workers`` threads (one per core by default) each read one whole batch; at
+  most ``workers + 1`` batches are in hand, so memory stays bounded. Threads rather than worker processes:
+  Pillow's decoder and resampler and numpy's arithmetic release the GIL, and a finished batch needs no copy
+  between processes.
+* **On the CPU, readers and the forward take turns.** PyTorch runs the forward on every core (one OpenMP thread
+  each), and an OpenMP team is as slow as its slowest thread: a reader that preempts one of its threads stalls
+  the whole team at the next barrier (two torch processes on a 2-core machine slowed each other 80×, README).
+  With every core busy in the forward there is no idle core for overlapping to win — the CPU work adds up either
+  way — so the readers work only while the forward waits for its next batch, and then on every core: a pass
+  costs the forward plus the reading divided among the cores, with no contention. (Readers at a lower OS
+  priority running beside the forward, the first design, are fragile: a low-priority reader that holds the GIL
+  while other processes take the cores stalls the forward behind it.) Readers use one intra-op thread each (``torch.set_num_threads``
+  is per thread), so a preprocessing that calls torch starts no OpenMP team of its own. On a GPU the CPU is free
+  while the device computes, so there the readers run ahead without pause.
 * **JPEGs decoded at a reduced size.** With an :class:`~.preprocess.ImagePreprocess`, a JPEG is decoded at 1/2,
   1/4 or 1/8 scale (libjpeg's DCT scaling, ``PIL.Image.draft``) when the part the model sees stays at least
   :data:`REDUCED_DECODE_MARGIN` (2) times the model's input — that is, never below twice the resize target — and
@@ -35,10 +38,8 @@ Anything else (a user's preprocessing callable, tensors from a ``Dataset``) is r
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import sys
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -56,10 +57,8 @@ from ..model.capture import fast_layout
 from ..model.preprocess import ImagePreprocess
 from .datasets import EncodedImage, ImageDataset
 
-__all__ = ["READER_NICENESS", "REDUCED_DECODE_MARGIN", "Batch", "BatchReader", "default_workers", "reduces_jpegs", "takes_fast_path"]
+__all__ = ["REDUCED_DECODE_MARGIN", "Batch", "BatchReader", "default_workers", "reduces_jpegs", "takes_fast_path"]
 
-#: How much lower (in ``nice`` steps) reader threads run than the forward, on Linux (see the module docstring).
-READER_NICENESS = 10
 #: A JPEG is decoded at a reduced size only while the part the model sees keeps this many pixels per input pixel.
 REDUCED_DECODE_MARGIN = 2
 #: EXIF orientations that swap width and height.
@@ -107,11 +106,6 @@ class Batch:
 
 def _reader_thread_setup() -> None:
     torch.set_num_threads(1)
-    # Only Linux gives threads their own priority through setpriority (elsewhere the id would name a process).
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            tid = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + READER_NICENESS)
 
 
 class BatchReader:
@@ -142,6 +136,11 @@ class BatchReader:
         self.workers = default_workers() if workers is None else int(workers)
         if self.workers < 1:
             raise CNNVizError(f"workers must be at least 1 reader thread, not {workers!r}")
+        #: Whether readers work only while the consumer waits for a batch (the CPU forward; see the docstring).
+        self.gated = device.type == "cpu"
+        self._turn = threading.Event()  # set while readers may work
+        self._turn.set()
+        self._closing = threading.Event()
         self.fast = takes_fast_path(preprocess, self.input_shape)
         self.reduces = reduces_jpegs(preprocess, self.input_shape, reduced_decode)
         if self.fast:
@@ -228,6 +227,9 @@ class BatchReader:
         start = chunk * self.batch_size
         inputs: list[Any] = []
         for i in range(start, min(start + self.batch_size, len(self.dataset))):
+            self._turn.wait()
+            if self._closing.is_set():
+                return batch
             try:
                 x, label = self._item(i)
             except ImageError as exc:
@@ -286,6 +288,9 @@ class BatchReader:
         """
         pending: deque[Future] = deque()
         todo = iter(chunks)
+        self._closing.clear()
+        if self.gated:
+            self._turn.clear()
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="cnnviz-reader", initializer=_reader_thread_setup)
         try:
             for chunk in todo:
@@ -293,7 +298,12 @@ class BatchReader:
                 if len(pending) > self.workers:
                     break
             while pending:
-                batch = pending.popleft().result()
+                future = pending.popleft()
+                if self.gated:  # the consumer waits: the readers have the cores until its batch is there
+                    self._turn.set()
+                batch = future.result()
+                if self.gated:  # the forward runs: readers pause after the image they are on
+                    self._turn.clear()
                 chunk = next(todo, None)
                 if chunk is not None:
                     pending.append(pool.submit(self.read, chunk))
@@ -301,4 +311,7 @@ class BatchReader:
         finally:
             for future in pending:
                 future.cancel()
+            self._closing.set()
+            self._turn.set()
             pool.shutdown(wait=True)
+            self._closing.clear()

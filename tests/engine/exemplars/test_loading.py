@@ -5,8 +5,6 @@ compares it with ``torch.stack([preprocess(load_image(path)) ...])`` — the def
 """
 
 import io
-import os
-import sys
 import threading
 import time
 
@@ -17,7 +15,7 @@ from PIL import Image
 
 from cnnviz_widget import CNNVizError, ImagePreprocess, load_model
 from cnnviz_widget.engine.exemplars.datasets import EncodedImage, open_dataset
-from cnnviz_widget.engine.exemplars.loading import READER_NICENESS, BatchReader
+from cnnviz_widget.engine.exemplars.loading import BatchReader
 from cnnviz_widget.engine.model.images import load_image
 
 PREPROCESSES = {
@@ -149,7 +147,7 @@ def test_unreadable_items_are_listed(tmp_path, model):
 
 
 class Slow(torch.utils.data.Dataset):
-    """Records which items were read, by which thread, at what priority and thread count."""
+    """Records which items were read and with how many intra-op threads."""
 
     def __init__(self, n, delay=0.0):
         self.n, self.delay = n, delay
@@ -163,36 +161,44 @@ class Slow(torch.utils.data.Dataset):
         time.sleep(self.delay)
         with self.lock:
             self.read.append(i)
-            self.threads.add((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
-                              torch.get_num_threads()))
+            self.threads.add((threading.current_thread().name.split("_")[0], torch.get_num_threads()))
         return Image.new("RGB", (9, 9), (i, i, i))
 
 
-def test_read_ahead_is_bounded_and_closing_stops_the_threads(model):
-    data = Slow(40)
-    r = BatchReader(open_dataset(data), PREPROCESSES["gray"], (1, 28, 28), model=model, device=torch.device("cpu"),
-                    dtype=torch.float32, batch_size=2, workers=2)
+def slow_reader(data, model, device="cpu"):
+    reader = BatchReader(open_dataset(data), PREPROCESSES["gray"], (1, 28, 28), model=model,
+                         device=torch.device(device), dtype=torch.float32, batch_size=2, workers=2)
     data.read.clear()  # (opening read a few items for the fingerprint)
-    batches = r.batches(range(20))
+    data.threads.clear()
+    return reader
+
+
+def test_on_the_cpu_readers_work_only_while_the_forward_waits(model):
+    data = Slow(40, delay=0.01)
+    main_threads = torch.get_num_threads()
+    batches = slow_reader(data, model).batches(range(20))
     first = next(batches)
-    time.sleep(0.3)  # time to read everything, were it not bounded
-    assert first.chunk == 0 and len(data.read) <= 2 * 4  # the batch handed over and at most workers + 1 ahead
+    held = len(data.read)
+    time.sleep(0.3)  # the forward computes: the readers finish the image they are on, then pause
+    assert first.chunk == 0 and len(data.read) <= held + 2
+    second = next(batches)
+    assert second.chunk == 1 and len(data.read) >= 4
     batches.close()
     assert not any(t.name.startswith("cnnviz-reader") for t in threading.enumerate())
-    assert [b.chunk for b in r.batches([3, 1, 4])] == [3, 1, 4]  # in the order asked
+    assert data.threads == {("cnnviz-reader", 1)}  # one intra-op thread each; the forward keeps its own
+    assert torch.get_num_threads() == main_threads
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
-def test_readers_yield_to_the_forward(model):
-    data = Slow(8)
-    main_threads = torch.get_num_threads()
-    r = BatchReader(open_dataset(data), PREPROCESSES["gray"], (1, 28, 28), model=model, device=torch.device("cpu"),
-                    dtype=torch.float32, batch_size=2, workers=2)
-    data.threads.clear()  # (opening read a few items for the fingerprint)
-    assert len(list(r.batches(range(4)))) == 4
-    base = os.getpriority(os.PRIO_PROCESS, 0)
-    assert {(nice, threads) for _name, nice, threads in data.threads} == {(min(base + READER_NICENESS, 19), 1)}
-    assert torch.get_num_threads() == main_threads  # the forward's thread count is untouched
+def test_beside_an_accelerator_readers_run_ahead_bounded(model):
+    data = Slow(40)
+    reader = slow_reader(data, model, device="meta")  # not the CPU: the forward leaves the cores to the readers
+    assert not reader.gated
+    batches = reader.batches(range(20))
+    first = next(batches)
+    time.sleep(0.3)
+    assert first.chunk == 0 and len(data.read) == 2 * 4  # the batch handed over and workers + 1 read ahead
+    batches.close()
+    assert [b.chunk for b in reader.batches([3, 1, 4])] == [3, 1, 4]  # in the order asked
 
 
 def test_reader_errors_reach_the_consumer(model):

@@ -27,10 +27,11 @@ arranged:
   So a JPEG is reduced only if its shorter side is at least four times the resize target (1,024 px for a 256 px
   resize): ImageNet's ~500×375 photos, or 1000×750 ones, decode in full and are exact. ``reduced_decode=False``
   decodes everything in full.
-* **Normalised as one batch, in the channels-last layout.** Resized pixels (uint8, height × width × channels)
-  are stacked and normalised together: the result *is* the channels-last batch the CPU forward runs fastest in
-  (:func:`~.capture.fast_layout`), with no layout copy. The arithmetic is :class:`ImagePreprocess`'s, in the same
-  float32 order, so the values equal ``preprocess(image)`` bit for bit.
+* **Normalised straight into a channels-last batch.** Resized pixels are uint8 (height × width × channels), so
+  each channel's normalisation is a table of 256 values, computed once with :class:`ImagePreprocess`'s float32
+  operations in its order — looking pixels up in it gives ``preprocess(image)``'s values bit for bit, in one pass.
+  The lookups write each image into its place in a batch that *is* the channels-last layout the CPU forward runs
+  fastest in (:func:`~.capture.fast_layout`): no stacking, no layout copy.
 
 Anything else (a user's preprocessing callable, tensors from a ``Dataset``) is read by the same threads through
 ``dataset.to_input``, exactly as before.
@@ -145,11 +146,11 @@ class BatchReader:
         self.reduces = reduces_jpegs(preprocess, self.input_shape, reduced_decode)
         if self.fast:
             p = preprocess
-            # float32 as ImagePreprocess computes: pixels · (scale / 255), minus the mean, over the std. A factor
-            # of exactly 1 (Caffe's 0–255 models; std 1) leaves every float32 unchanged, so that pass is skipped.
-            self._scale = np.float32(p.scale / 255.0)
-            self._mean = np.asarray(p.mean, dtype=np.float32)
-            self._std = None if all(v == 1.0 for v in p.std) else np.asarray(p.std, dtype=np.float32)
+            # Each channel's 256 possible values, normalised with ImagePreprocess's float32 operations in its order
+            # (pixel · (scale / 255), minus the mean, over the std): looking them up gives its results bit for bit.
+            levels = np.arange(256, dtype=np.float32) * (p.scale / 255.0)
+            self._table = np.stack([(levels - np.float32(m)) / np.float32(d) for m, d in zip(p.mean, p.std,
+                                                                                              strict=True)])
             self._resample = Image.Resampling[p.interpolation.upper()]
 
     # ------------------------------------------------------------------------------------------ one item
@@ -181,12 +182,13 @@ class BatchReader:
         p = self.preprocess
         reduced: list[int] = []
         if isinstance(image, EncodedImage):
-            image = image.decode(draft=self._draft(reduced) if self.reduces else None)
-        if reduced:
-            # The crop box of the full image, in the reduced image's pixels (DCT scaling maps s×s pixels to one).
-            scale, width, height = reduced
+            # decode() gives what geometry() starts from (RGB, turned upright, checked): resize its crop box here.
+            # After a reduced decode, that is the full image's crop box in the reduced image's pixels (DCT
+            # scaling maps s×s pixels to one).
+            img = image.decode(draft=self._draft(reduced) if self.reduces else None)
+            scale, width, height = reduced or (1, img.width, img.height)
             box = tuple(v / scale for v in p.crop_box(width, height))
-            img = image.resize((p.size, p.size), resample=self._resample, reducing_gap=None, box=box)
+            img = img.resize((p.size, p.size), resample=self._resample, reducing_gap=None, box=box)
         else:
             img = p.geometry(image)
         if p.channel_order == "L":
@@ -196,16 +198,11 @@ class BatchReader:
 
     def _normalise(self, pixels: list[np.ndarray]) -> torch.Tensor:
         """uint8 pixels (height × width × channels each) → ``[N, C, H, W]`` float32 model inputs in the
-        channels-last layout, with :meth:`ImagePreprocess.__call__`'s float32 arithmetic in its order (so equal to
-        it bit for bit), each image converted straight into its place in the batch."""
+        channels-last layout, each channel looked up in its table straight into its place in the batch."""
         out = np.empty((len(pixels), *pixels[0].shape), dtype=np.float32)
         for x, px in zip(out, pixels, strict=True):
-            if self._scale != 1.0:
-                np.multiply(px, self._scale, out=x)
-                px = x
-            np.subtract(px, self._mean, out=x)
-            if self._std is not None:
-                np.divide(x, self._std, out=x)
+            for c, table in enumerate(self._table):
+                np.take(table, px[..., c], out=x[..., c], mode="clip")
         return torch.from_numpy(out).permute(0, 3, 1, 2)
 
     def _item(self, index: int) -> tuple[Any, int | None]:

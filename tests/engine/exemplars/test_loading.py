@@ -1,7 +1,7 @@
 """The batch reader behind mining: the model's inputs bit for bit, reduced-size JPEG decoding, layout, read-ahead.
 
-The fast path decodes, resizes and normalises itself (a lookup table per channel, channels-last); every test that can
-compares it with ``torch.stack([preprocess(load_image(path)) ...])`` — the definition — with ``torch.equal``.
+The fast path decodes, resizes and normalises itself (a lookup table per channel, channels-last); every test that
+can compares it with ``torch.stack([preprocess(load_image(path)) ...])`` — the definition — with ``torch.equal``.
 """
 
 import io

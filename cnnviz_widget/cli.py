@@ -114,7 +114,7 @@ def add_mine_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-column", metavar="NAME", help="a Hugging Face dataset's image column (default: detected)")
     p.add_argument("--label-column", metavar="NAME", help="a Hugging Face dataset's label column (default: detected)")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="threads reading and decoding images ahead of the forward (default: one per core, at most 8)")
+                   help="threads reading and decoding images (default: one per core, at most 8)")
     p.add_argument("--full-decode", action="store_true",
                    help="decode every JPEG in full (default: a large JPEG is decoded at 1/2, 1/4 or 1/8 size while its "
                         "shorter side stays at least twice the resize target)")

@@ -12,8 +12,9 @@ How it stays at forward-pass speed with memory that does not grow with the datas
   computed only for the few (image, channel) pairs that enter the table; the forward stops after the deepest layer;
 * per-unit statistics come from the same maxima: a histogram over fixed log-spaced bins (so histograms of two
   shards add up exactly), how many images the unit fires on (maximum > 0), the smallest maximum seen;
-* images are read, decoded and preprocessed ahead of the forward by reader threads that yield to it (a JPEG at
-  a reduced size where the model allows), straight into the layout the forward runs in (:mod:`.loading`).
+* images are read, decoded and preprocessed by reader threads on every core that take turns with the forward on
+  the CPU (and run ahead of it beside a GPU) — a large JPEG at a reduced size where the model allows — straight
+  into the layout the forward runs in (:mod:`.loading`).
 
 Checkpoints go to disk atomically (see :mod:`.cache`) every ``checkpoint_every`` seconds, after whole batches;
 a process killed at any moment resumes after its last checkpoint and, since a batch's arithmetic does not depend
@@ -207,8 +208,8 @@ class Miner:
         batch_size: images per forward pass (a resumed pass keeps the one it started with).
         cache_dir: a folder for checkpoints and results (see :mod:`.cache`); ``None`` keeps everything in memory.
         checkpoint_every: seconds between checkpoints (0: after every batch).
-        workers: threads that read and decode images ahead of the forward (default: one per core, at most 8;
-            see :mod:`.loading` for why they do not slow the forward down).
+        workers: threads that read and decode images (default: one per core, at most 8; on the CPU they work
+            while the forward waits for its batch, see :mod:`.loading`).
         reduced_decode: decode a JPEG at 1/2, 1/4 or 1/8 of its size when the part the model sees stays at least
             twice the model's input (far faster for large photos; the input then differs slightly from a full
             decode — see :mod:`.loading`); ``False`` decodes every image in full. Part of the cache key.

@@ -1,4 +1,4 @@
-"""Batches of model inputs read from an :class:`~.datasets.ImageDataset` ahead of the forward pass (what mining eats).
+"""Batches of model inputs read from an :class:`~.datasets.ImageDataset` for the forward pass (what mining eats).
 
 Reading a folder of JPEGs — decoding, resizing, normalising — costs CPU time beside the forward's. How it is
 arranged:
@@ -14,16 +14,16 @@ arranged:
   way — so the readers work only while the forward waits for its next batch, and then on every core: a pass
   costs the forward plus the reading divided among the cores, with no contention. (Readers at a lower OS
   priority running beside the forward, the first design, are fragile: a low-priority reader that holds the GIL
-  while other processes take the cores stalls the forward behind it.) Readers use one intra-op thread each (``torch.set_num_threads``
-  is per thread), so a preprocessing that calls torch starts no OpenMP team of its own. On a GPU the CPU is free
-  while the device computes, so there the readers run ahead without pause.
+  while other processes take the cores stalls the forward behind it.) Readers use one intra-op thread each
+  (``torch.set_num_threads`` is per thread), so a preprocessing that calls torch starts no OpenMP team of its
+  own. On a GPU the CPU is free while the device computes, so there the readers run ahead without pause.
 * **JPEGs decoded at a reduced size.** With an :class:`~.preprocess.ImagePreprocess`, a JPEG is decoded at 1/2,
   1/4 or 1/8 scale (libjpeg's DCT scaling, ``PIL.Image.draft``) when the part the model sees stays at least
   :data:`REDUCED_DECODE_MARGIN` (2) times the model's input — that is, never below twice the resize target — and
   is then resized as usual. This is not bit-identical to decoding in full and resizing: the DCT scaling averages
   differently from Pillow's resampling filter (how much: ``bench/mining_jpeg.py``, and the README). Keeping twice
   the input leaves most of the filtering to the final antialiasing resize, so the result stays closer to a full
-  decode, at little cost in speed (entropy decoding, which no scaling skips, dominates at 1/4 and 1/8).
+  decode, and costs little speed: entropy decoding, which no scaling skips, is much of a reduced decode's time.
   So a JPEG is reduced only if its shorter side is at least four times the resize target (1,024 px for a 256 px
   resize): ImageNet's ~500×375 photos, or 1000×750 ones, decode in full and are exact. ``reduced_decode=False``
   decodes everything in full.

@@ -5,6 +5,7 @@ Subcommands (one ``add_<name>_command`` function each, registered in :data:`COMM
 * ``cnnviz mine`` — the top-k dataset exemplars of every unit into a cache folder the widget opens::
 
       cnnviz mine --model squeezenet1_1 --data photos/ --out cache/ [--layers features.3 ...] [--k 9]
+      cnnviz mine --data "shards/train-{0000..0099}.tar" --out cache/     # also: a save_to_disk folder, imagenette
 
   Interrupted (Ctrl-C, a kill, a crash), it resumes where it stopped when run again. Under ``torchrun`` it splits
   the dataset across the processes (gloo on CPU, nccl on GPUs) and merges to exactly the one-process result::
@@ -80,14 +81,17 @@ def _load(args: argparse.Namespace, **kwargs: Any) -> Any:  # a ModelSpec (engin
 def _run_mine(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
+    from .engine.exemplars.datasets import open_dataset
     from .engine.exemplars.mining import Miner
 
     device = _device(args.device)
     distributed = _init_distributed(device)
     try:
         spec = _load(args, device=device)
-        miner = Miner(spec, args.data, layers=args.layers, k=args.k, batch_size=args.batch_size, cache_dir=args.out,
-                      checkpoint_every=args.checkpoint_every)
+        data = open_dataset(args.data, image_column=args.image_column, label_column=args.label_column)
+        miner = Miner(spec, data, layers=args.layers, k=args.k, batch_size=args.batch_size, cache_dir=args.out,
+                      checkpoint_every=args.checkpoint_every, workers=args.workers,
+                      reduced_decode=not args.full_decode)
         result = miner.run(bar=False if args.quiet else None)
         if not distributed or dist.get_rank() == 0:
             if args.json:
@@ -110,7 +114,18 @@ def add_mine_command(subparsers: argparse._SubParsersAction) -> None:
                     "the widget can open. Run it again after an interruption to resume; run it under torchrun to "
                     "split the work across processes.")
     _add_model_arguments(p)
-    p.add_argument("--data", required=True, help="a folder of images (searched recursively), or 'demo'")
+    p.add_argument("--data", required=True,
+                   help="a folder of images (searched recursively); a folder written by datasets' save_to_disk; "
+                        "WebDataset tar shards ('shards/train-{0000..0099}.tar', a folder of .tar, one .tar); "
+                        "'imagenette' or 'cifar10' (':train' for the training split; downloaded once into "
+                        "$CNNVIZ_DATA, default ~/.cache/cnnviz/datasets); or 'demo'")
+    p.add_argument("--image-column", metavar="NAME", help="a Hugging Face dataset's image column (default: detected)")
+    p.add_argument("--label-column", metavar="NAME", help="a Hugging Face dataset's label column (default: detected)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="threads reading and decoding images (default: one per core, at most 8)")
+    p.add_argument("--full-decode", action="store_true",
+                   help="decode every JPEG in full (default: a large JPEG is decoded at 1/2, 1/4 or 1/8 size while its "
+                        "shorter side stays at least twice the resize target)")
     p.add_argument("--out", required=True, help="the cache folder (created if needed)")
     p.add_argument("--layers", nargs="+", metavar="LAYER", help="layer names (default: every convolution, block and linear layer)")
     p.add_argument("--k", type=int, default=9, help="exemplars per unit (default: %(default)s)")

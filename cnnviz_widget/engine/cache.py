@@ -46,8 +46,13 @@ def entry_dir(root: str | os.PathLike, key: dict[str, Any], prefix: str = "") ->
     path = Path(root).expanduser() / f"{_slug(prefix)}-{key_digest(key)}"
     path.mkdir(parents=True, exist_ok=True)
     key_file = path / "key.json"
-    if not key_file.is_file():
-        atomic_write_bytes(key_file, json.dumps(key, sort_keys=True, indent=1).encode())
+    text = json.dumps(key, sort_keys=True, indent=1).encode()
+    try:
+        whole = key_file.read_bytes() == text
+    except OSError:
+        whole = False
+    if not whole:  # missing, or damaged (a copy cut short): the entry must stay listable
+        atomic_write_bytes(key_file, text)
     return path
 
 

@@ -229,7 +229,9 @@ def test_dead_units_are_marked_in_the_layer_atlas(harness, widget, page):
 
 
 # ------------------------------------------------------------------------------------------------- mining
-def test_progress_bar_partial_results_and_cancel(harness, widget, page):
+def test_progress_bar_partial_results_and_cancel(harness, widget, page, monkeypatch):
+    # one reader thread, whatever the cores: the pass lasts ~2 s (60 items at 0.03 s), time to watch and cancel it
+    monkeypatch.setattr("cnnviz_widget.engine.exemplars.loading.default_workers", lambda: 1)
     photos = Photos(60)
     from cnnviz_widget.engine.exemplars.datasets import open_dataset
 

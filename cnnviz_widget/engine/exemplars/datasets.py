@@ -7,15 +7,24 @@
 * a list of paths, PIL images, numpy arrays or image tensors;
 * any map-style ``torch.utils.data.Dataset`` whose items are an image or ``(image, label, ...)`` — torchvision's
   ``ImageFolder`` included (its ``transform`` is honoured);
-* ``"demo"``: the demo image pool (:func:`~.pool.image_pool`: the photos shipped inside installed packages and a
+* a Hugging Face ``datasets.Dataset``, or the folder its ``save_to_disk`` wrote (:mod:`.hf_datasets`);
+* WebDataset-style ``.tar`` shards: ``"shards/train-{0000..0099}.tar"``, a folder of ``.tar`` files or one
+  ``.tar`` (:mod:`.tar_shards`);
+* ``"imagenette"`` or ``"cifar10"`` (``":train"`` for the training split): torchvision's copies, downloaded once
+  into ``$CNNVIZ_DATA`` (default ``~/.cache/cnnviz/datasets``) (:mod:`.named_datasets`);
+* ``"demo"``: the demo image pool (:func:`~cnnviz_widget.engine.model.pool.image_pool`: the photos shipped inside installed packages and a
   few hundred labelled composites of Debian's photo cut-outs, made offline once and cached). Labels are ImageNet
   class indices; a composite whose subject is no ImageNet class has an index from 1000 on, named in
   ``class_names`` after the 1000 ImageNet names.
 
+A path that exists is read as a folder or file first; a name or pattern is tried only when no such path exists.
+
 Each item has a stable ``id`` (a relative path for files, the position otherwise), the image (an RGB PIL image,
 or whatever tensor the user's dataset returns) and its label when known. Reading is lazy and random-access
 (``dataset.read(i)``), so a pass can be split into chunks, resumed or sharded. Unreadable items raise
-:class:`~cnnviz_widget.errors.ImageError` from ``read`` and are skipped and counted when iterating.
+:class:`~cnnviz_widget.errors.ImageError` from ``read`` and are skipped and counted when iterating. Items that are
+image files (folders, tar shards, Hugging Face image columns) stay encoded until read
+(``read(i, decode=False)`` gives an :class:`EncodedImage`), so a batch reader can decode a JPEG at a reduced size.
 
 Example::
 
@@ -30,8 +39,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +51,31 @@ from PIL import Image
 from ...errors import CNNVizError, ImageError
 from ..model.images import load_image
 
-__all__ = ["IMAGE_EXTENSIONS", "DatasetItem", "ImageDataset", "open_dataset"]
+__all__ = ["IMAGE_EXTENSIONS", "DatasetItem", "EncodedImage", "ImageDataset", "open_dataset", "reopen"]
 
 #: File name endings read as images in a folder (case-insensitive); other files are ignored, not counted.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm")
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """An image file not decoded yet: its path, or its encoded bytes (a tar member, a cell of an Arrow table).
+
+    Attributes:
+        data: the file's path, or its contents.
+        name: how to call it in error messages (default: the path).
+    """
+
+    data: Path | bytes = field(repr=False)
+    name: str | None = None
+
+    def decode(self, draft: Callable[[Image.Image], None] | None = None) -> Image.Image:
+        """The RGB image (see :func:`~.images.load_image`, whose ``draft`` hook may reduce a JPEG's decoded size).
+
+        Raises:
+            ImageError: the file is missing, corrupt or not an image.
+        """
+        return load_image(self.data, name=self.name, draft=draft)
 
 
 @dataclass(frozen=True)
@@ -56,7 +86,7 @@ class DatasetItem:
         index: position in the dataset (``0 ≤ index < len(dataset)``).
         id: stable, unique name: the path relative to the folder for files, else the position as text.
         image: an RGB PIL image, or the tensor a user's ``Dataset`` returned (an image, or the model input when the
-            dataset is ``preprocessed``).
+            dataset is ``preprocessed``); an :class:`EncodedImage` when read with ``decode=False``.
         label: class index when known, else ``None``.
     """
 
@@ -108,8 +138,11 @@ class ImageDataset:
         """Every item's id, in order."""
         return list(self._ids)
 
-    def read(self, index: int) -> DatasetItem:
+    def read(self, index: int, *, decode: bool = True) -> DatasetItem:
         """Read item ``index``.
+
+        Args:
+            decode: ``False`` leaves an image file encoded (an :class:`EncodedImage`) for the caller to decode.
 
         Raises:
             ImageError: the item cannot be read (corrupt or missing file, a failing ``Dataset.__getitem__``).
@@ -118,6 +151,8 @@ class ImageDataset:
             raise IndexError(f"item {index} is outside the dataset of {len(self._ids)} items")
         try:
             image, label = self._reader(index)
+            if decode and isinstance(image, EncodedImage):
+                image = image.decode()
         except ImageError:
             raise
         except Exception as exc:  # a user's Dataset may fail in any way on a bad file
@@ -202,7 +237,7 @@ def _is_image_file(path: Path) -> bool:
 
 
 def _read_file(path: Path) -> Any:
-    return load_image(path), None
+    return EncodedImage(path), None
 
 
 def _from_folder(root: Path) -> ImageDataset:
@@ -258,7 +293,11 @@ def _from_list(items: Sequence[Any]) -> ImageDataset:
         obj = items[i]
         if isinstance(obj, torch.Tensor):
             return obj, None
-        return load_image(obj, name=names[i] if isinstance(obj, (str, os.PathLike)) else f"image {i}"), None
+        if isinstance(obj, (str, os.PathLike)):
+            return EncodedImage(Path(obj), name=names[i]), None
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            return EncodedImage(bytes(obj), name=f"image {i}"), None
+        return load_image(obj, name=f"image {i}"), None
 
     return ImageDataset(name=f"list of {len(items)} images", ids=_unique_ids(names), reader=reader, labels=None,
                         class_names=None, fingerprint=_hash("list", (_content_token(x) for x in items)),
@@ -336,6 +375,46 @@ def _from_torch(dataset: Any) -> ImageDataset:
                         fingerprint=fingerprint, source=source)
 
 
+def _from_path(data: str | os.PathLike, image_column: str | None, label_column: str | None) -> ImageDataset:
+    """A folder, a file, a shard pattern or a dataset name (an existing path wins over a name or pattern)."""
+    dataset = _open_path(os.fspath(data), image_column, label_column)
+    if (image_column is not None or label_column is not None) and dataset.source.get("kind") != "hf":
+        raise CNNVizError(f"image_column and label_column name the columns of a Hugging Face dataset; {dataset.name} "
+                          "has none — leave them out")
+    return dataset
+
+
+def _open_path(text: str, image_column: str | None, label_column: str | None) -> ImageDataset:
+    from . import hf_datasets, named_datasets, tar_shards
+
+    root = Path(text).expanduser()
+    if not root.exists():
+        if tar_shards.is_pattern(text):
+            return tar_shards.open_shards(text)
+        named = named_datasets.open_named(text)
+        if named is not None:
+            return named
+        raise CNNVizError(
+            f"no folder at {text!r} — check the path (or pass 'demo' for the offline photos, "
+            f"{' or '.join(repr(n) for n in named_datasets.NAMES)}, or tar shards like 'shards/train-{{0000..0099}}.tar')"
+        )
+    if root.is_file():
+        if tar_shards.is_shard(root):
+            return tar_shards.open_shards(text)
+        raise CNNVizError(f"{str(root)!r} is a file; pass the folder that holds the images, or a list of paths")
+    if hf_datasets.is_saved_dataset(root):
+        return hf_datasets.open_saved(root, image_column=image_column, label_column=label_column)
+    dataset = _from_folder(root)
+    if len(dataset) == 0 and any(tar_shards.is_shard(p) for p in root.iterdir()):
+        return tar_shards.open_shards(text)
+    if len(dataset) == 0:
+        raise CNNVizError(
+            f"no image files in {str(root)!r} (searched recursively for {', '.join(IMAGE_EXTENSIONS)}) — "
+            "pass a folder that holds images"
+        )
+    return dataset
+
+
 def open_dataset(
     data: Any,
     *,
@@ -343,22 +422,37 @@ def open_dataset(
     preprocessed: bool | None = None,
     fingerprint: str | None = None,
     name: str | None = None,
+    image_column: str | None = None,
+    label_column: str | None = None,
 ) -> ImageDataset:
     """Open ``data`` as an :class:`ImageDataset`.
 
     Args:
         data: a folder path, ``"demo"``, a list of images (paths, PIL images, arrays, tensors), a map-style torch
-            ``Dataset`` (items: an image, ``(image, label, ...)`` or a dict with ``"image"`` / ``"label"``), or an
-            :class:`ImageDataset` (returned as it is, with the options applied).
+            ``Dataset`` (items: an image, ``(image, label, ...)`` or a dict with ``"image"`` / ``"label"``), a
+            Hugging Face ``datasets.Dataset`` or its ``save_to_disk`` folder, tar shards (a brace pattern, a
+            folder of ``.tar`` files, one ``.tar``), ``"imagenette"`` / ``"cifar10"`` (``":train"`` for the
+            training split), or an :class:`ImageDataset` (returned as it is, with the options applied).
         class_names: names of the label indices (default: the dataset's own, e.g. ``ImageFolder.classes``).
         preprocessed: whether tensor items are already the model's input (see :class:`ImageDataset`).
         fingerprint: a string that identifies this dataset's contents, replacing the computed fingerprint.
         name: how to call it in progress bars and reports.
+        image_column: a Hugging Face dataset's image column (default: its ``Image`` feature, or a column named
+            ``image`` / ``img``).
+        label_column: its label column (default: its ``ClassLabel`` feature, or an integer column named ``label``,
+            ``labels``, ``target``, ``cls``, ``fine_label``).
 
     Raises:
         CNNVizError: the folder or list holds no image (the message says where it looked), or ``data`` is of a
-            kind that cannot be read (an iterable-only dataset, a file that is not a folder).
+            kind that cannot be read (an iterable-only dataset, a file that is not a folder), a named dataset is
+            neither on disk nor downloadable (the message says where to put a copy).
     """
+    from . import hf_datasets
+
+    if (image_column is not None or label_column is not None) and not (
+            hf_datasets.is_hf_dataset(data) or isinstance(data, (str, os.PathLike))):
+        raise CNNVizError("image_column and label_column name the columns of a Hugging Face dataset; "
+                          f"a {type(data).__name__} has none — leave them out")
     if isinstance(data, ImageDataset):
         dataset = data
     elif isinstance(data, str) and data == "demo":
@@ -368,18 +462,10 @@ def open_dataset(
                 "the demo dataset is empty: its photos come from the optional packages foolbox, scikit-image and "
                 "matplotlib — run `pip install 'cnnviz-widget[demo]'`, or pass a folder of images"
             )
+    elif hf_datasets.is_hf_dataset(data):
+        dataset = hf_datasets.open_hf(data, image_column=image_column, label_column=label_column)
     elif isinstance(data, (str, os.PathLike)):
-        root = Path(data).expanduser()
-        if root.is_file():
-            raise CNNVizError(f"{str(root)!r} is a file; pass the folder that holds the images, or a list of paths")
-        if not root.is_dir():
-            raise CNNVizError(f"no folder at {str(root)!r} — check the path (or pass 'demo' for the offline photos)")
-        dataset = _from_folder(root)
-        if len(dataset) == 0:
-            raise CNNVizError(
-                f"no image files in {str(root)!r} (searched recursively for {', '.join(IMAGE_EXTENSIONS)}) — "
-                "pass a folder that holds images"
-            )
+        dataset = _from_path(data, image_column, label_column)
     elif isinstance(data, torch.utils.data.IterableDataset):
         raise CNNVizError(
             f"{type(data).__name__} is an IterableDataset; mining needs random access (to resume and to shard) — "
@@ -391,8 +477,8 @@ def open_dataset(
         dataset = _from_list(data)
     else:
         raise CNNVizError(
-            f"cannot read a dataset from a {type(data).__name__}; pass a folder path, 'demo', a list of images or "
-            "a torch Dataset"
+            f"cannot read a dataset from a {type(data).__name__}; pass a folder path, 'demo', a list of images, "
+            "a torch Dataset, a Hugging Face Dataset or tar shards"
         )
     if len(dataset) == 0:
         raise CNNVizError(f"the dataset {dataset.name} is empty — pass at least one image")
@@ -405,3 +491,17 @@ def open_dataset(
     if name is not None:
         dataset.name = name
     return dataset
+
+
+def reopen(source: dict[str, Any]) -> ImageDataset | None:
+    """The dataset a mined result's ``source`` describes, opened again (``None`` for one that lives only in memory:
+    a list, a torch ``Dataset``, a Hugging Face dataset never saved to disk)."""
+    kind = source.get("kind")
+    if kind == "demo":
+        return open_dataset("demo")
+    if kind in ("folder", "tar", "named"):
+        return open_dataset(source["path"])
+    if kind == "hf":
+        return open_dataset(source["path"], image_column=source.get("image_column"),
+                            label_column=source.get("label_column"))
+    return None

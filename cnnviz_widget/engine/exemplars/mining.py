@@ -12,11 +12,15 @@ How it stays at forward-pass speed with memory that does not grow with the datas
   computed only for the few (image, channel) pairs that enter the table; the forward stops after the deepest layer;
 * per-unit statistics come from the same maxima: a histogram over fixed log-spaced bins (so histograms of two
   shards add up exactly), how many images the unit fires on (maximum > 0), the smallest maximum seen;
-* images are read and preprocessed one batch ahead in a background thread.
+* images are read, decoded and preprocessed by reader threads on every core that take turns with the forward on
+  the CPU (and run ahead of it beside a GPU) — a large JPEG at a reduced size where the model allows — straight
+  into the layout the forward runs in (:mod:`.loading`).
 
 Checkpoints go to disk atomically (see :mod:`.cache`) every ``checkpoint_every`` seconds, after whole batches;
 a process killed at any moment resumes after its last checkpoint and, since a batch's arithmetic does not depend
-on what ran before it, ends with exactly the result of an uninterrupted run. Under ``torch.distributed`` (e.g.
+on what ran before it, ends with exactly the result of an uninterrupted run (the same bytes on disk). A disk that
+fills up during a checkpoint stops the pass with an error that says so; the previous checkpoint stays whole. A
+damaged (cut short) checkpoint or result is noticed with a warning and recomputed. Under ``torch.distributed`` (e.g.
 ``torchrun``) the batches are dealt round-robin to the processes — each process computes exactly the batches a
 single process would — and the tables are merged at the end to exactly the single-process result.
 
@@ -25,26 +29,28 @@ Patches and projections of the exemplars are made afterwards, in batches, by :cl
 
 from __future__ import annotations
 
+import errno
 import math
-import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ...errors import CNNVizError, ImageError, LayerError
+from ...errors import CNNVizError, LayerError
 from ..cache import atomic_save, entry_dir, load_checked, remove_stale_temporaries
 from ..explorer import Explorer
-from ..model.capture import eval_mode, fast_layout, run_to
+from ..model.capture import eval_mode, run_to
 from ..model.layers import LayerInfo
 from ..model.models import ModelSpec
 from .datasets import ImageDataset, open_dataset
+from .loading import Batch, BatchReader, reduces_jpegs
 from .results import Exemplars
 from .topk import (
     EMPTY,
@@ -58,7 +64,7 @@ from .topk import (
     update_from_peaks,
 )
 
-__all__ = ["MINING_VERSION", "Miner", "MiningProgress", "mine"]
+__all__ = ["MINING_VERSION", "Miner", "MiningProgress", "PassState", "PendingBatch", "mine"]
 
 #: Bump whenever a change to this module could change a mined result: it is part of every cache key.
 MINING_VERSION = 2  # 2: batches run channels-last on the CPU (engine/capture.py), which can round differently
@@ -98,45 +104,84 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
-def _prefetch(produce: Callable[[int], Any], chunks: Sequence[int], stop: threading.Event) -> Iterator[Any]:
-    """``(c, produce(c))`` for each chunk, computed one ahead in a background thread (errors re-raised here).
+@dataclass
+class PendingBatch:
+    """One batch's reduction of one layer's output, held until it is merged into the layer's table.
 
-    Leaving the loop early sets ``stop`` and waits for the thread to finish the chunk it is on.
+    Attributes:
+        peak: ``[C, N]`` each map's maximum (:func:`~.topk.batch_peaks`).
+        where: ``[C, N]`` the flat index of each map's first maximum (``None`` for ``[N, C]`` outputs).
+        spatial: the map's shape (``()`` for ``[N, C]`` outputs).
+        index: ``[N]`` the images' dataset positions.
+        label: ``[N]`` their labels (-1: unknown).
     """
-    slots: queue.Queue = queue.Queue(maxsize=1)
-    done = object()
 
-    def offer(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
+    peak: torch.Tensor
+    where: torch.Tensor | None
+    spatial: tuple[int, ...]
+    index: torch.Tensor
+    label: torch.Tensor
 
-    def work() -> None:
-        try:
-            for c in chunks:
-                if stop.is_set() or not offer((c, produce(c))):
-                    return
-            offer(done)
-        except BaseException as exc:  # handed to the consumer
-            offer(exc)
 
-    thread = threading.Thread(target=work, name="cnnviz-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = slots.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+@dataclass
+class PassState:
+    """Where one process's pass stands: its tables, and what it holds since the last merge into them.
+
+    Batches are held (their :class:`PendingBatch` per layer, their counts) and merged into the tables every
+    :data:`MERGE_EVERY` batches — merging costs a few dozen small tensor ops per layer, whatever the batch —
+    and before every checkpoint, at the end and on cancel: the saved state's counts always describe whole
+    batches that are in its tables.
+
+    Attributes:
+        chunks: this process's chunks of the dataset, in order (round-robin under ``torch.distributed``).
+        total: items in them.
+        done: items examined so far (read or skipped), resumed ones included.
+        tables: ``{layer: table}`` on the model's device (the saved state's ``"layers"``).
+        pending: ``{layer: [PendingBatch, ...]}`` not merged yet.
+        batches, images, skipped: batches, images and unreadable items held, not merged yet.
+        skipped_items: ``[index, id, reason]`` of the unreadable items held.
+    """
+
+    chunks: list[int]
+    total: int
+    done: int
+    tables: dict[str, dict[str, torch.Tensor]]
+    pending: dict[str, list[PendingBatch]]
+    batches: int = 0
+    images: int = 0
+    skipped: int = 0
+    skipped_items: list[list[Any]] = field(default_factory=list)
+
+    def hold(self, batch: Batch) -> None:
+        """Count a batch whose layers' reductions are in :attr:`pending`."""
+        self.batches += 1
+        self.images += len(batch.indices)
+        self.skipped += len(batch.skipped)
+        self.skipped_items += batch.skipped
+
+    def merge(self, state: dict[str, Any], edges: torch.Tensor) -> None:
+        """Merge what is held into the tables and ``state``'s counts (call it under the miner's lock)."""
+        for name, items in self.pending.items():
+            if items:
+                where = None if items[0].where is None else torch.cat([i.where for i in items], dim=1)
+                update_from_peaks(self.tables[name], torch.cat([i.peak for i in items], dim=1), where,
+                                  items[0].spatial, torch.cat([i.index for i in items]),
+                                  torch.cat([i.label for i in items]), edges)
+                items.clear()
+        state["images"] += self.images
+        state["skipped"] += self.skipped
+        state["skipped_items"] = (state["skipped_items"] + self.skipped_items)[:SKIPPED_NAMED]
+        state["next"] += self.batches
+        state["complete"] = state["next"] == len(self.chunks)
+        self.batches = self.images = self.skipped = 0
+        self.skipped_items = []
+
+
+def _warn_if_damaged(path: Path, loaded: dict[str, Any] | None, what: str) -> None:
+    """Warn when a cache file exists but could not be used (cut short by a full disk, a copy, a crash elsewhere)."""
+    if loaded is None and path.is_file():
+        warnings.warn(f"the mining {what} {path} is damaged or unreadable (cut short?) — it is ignored and its work "
+                      "done again", RuntimeWarning, stacklevel=3)
 
 
 class Miner:
@@ -163,6 +208,11 @@ class Miner:
         batch_size: images per forward pass (a resumed pass keeps the one it started with).
         cache_dir: a folder for checkpoints and results (see :mod:`.cache`); ``None`` keeps everything in memory.
         checkpoint_every: seconds between checkpoints (0: after every batch).
+        workers: threads that read and decode images (default: one per core, at most 8; on the CPU they work
+            while the forward waits for its batch, see :mod:`.loading`).
+        reduced_decode: decode a JPEG at 1/2, 1/4 or 1/8 of its size when the part the model sees stays at least
+            twice the model's input (far faster for large photos; the input then differs slightly from a full
+            decode — see :mod:`.loading`); ``False`` decodes every image in full. Part of the cache key.
 
     Warnings:
         Results are exact for a given batch size, device and number of CPU threads. With another batch size, device
@@ -185,6 +235,8 @@ class Miner:
         batch_size: int = 32,
         cache_dir: str | Path | None = None,
         checkpoint_every: float = 60.0,
+        workers: int | None = None,
+        reduced_decode: bool = True,
     ) -> None:
         self.explorer = model if isinstance(model, Explorer) else Explorer(model)
         self.spec = self.explorer.spec
@@ -201,6 +253,11 @@ class Miner:
         self.batch_size = batch_size
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         self.checkpoint_every = checkpoint_every
+        if workers is not None and (not isinstance(workers, int) or workers < 1):
+            raise CNNVizError(f"workers must be a positive whole number of reader threads, not {workers!r}")
+        self.workers = workers
+        self.reduced_decode = bool(reduced_decode)
+        self._saved: int | None = None  # images in the last checkpoint written or resumed from
         self._lock = threading.Lock()
         self._state: dict[str, Any] | None = None
         self._cancel = threading.Event()
@@ -233,6 +290,8 @@ class Miner:
             "device": self.spec.device.type,
             "dataset": self.dataset.fingerprint(),
             "preprocessed": self.dataset.preprocessed,
+            "decode": "jpeg-dct-reduced" if reduces_jpegs(self.spec.preprocess, self.spec.input_shape,
+                                                          self.reduced_decode) else "full",
             "layers": [[info.name, list(info.shape)] for info in self.layers],
             "k": self.k,
             "histogram": [HIST_OCTAVES, HIST_PER_OCTAVE],
@@ -274,7 +333,9 @@ class Miner:
             final = load_checked(entry / "result.pt", key)
             if final is not None and final.get("complete"):
                 return self._result(final)
+            _warn_if_damaged(entry / "result.pt", final, "result")
         state = self._resume(entry, key, rank, world)
+        self._saved = int(state["images"]) if entry is not None and state["next"] else None
         with self._lock:
             self._state = state
         self._pass(state, entry, key, rank, world, progress, bar)
@@ -296,7 +357,7 @@ class Miner:
             )
         merged["ids"] = self._ids(merged)
         if entry is not None and rank == 0:
-            atomic_save(entry / "result.pt", merged, key)
+            self._save(entry / "result.pt", merged, key, "result")
         if world > 1:
             import torch.distributed as dist
 
@@ -310,9 +371,11 @@ class Miner:
 
     def _resume(self, entry: Path | None, key: dict[str, Any], rank: int, world: int) -> dict[str, Any]:
         if entry is not None:
-            saved = load_checked(entry / "progress" / f"rank{rank}-of-{world}.pt", key)
+            path = entry / "progress" / f"rank{rank}-of-{world}.pt"
+            saved = load_checked(path, key)
             if saved is not None:
                 return saved
+            _warn_if_damaged(path, saved, "checkpoint")
         edges = histogram_edges()
         device = torch.device("cpu")
         return {
@@ -323,50 +386,22 @@ class Miner:
                                               device) for info in self.layers},
         }
 
-    def _read_chunk(self, chunk: int, batch_size: int) -> tuple[torch.Tensor | None, list[int], list[int], list]:
-        """Read, preprocess and stack one batch (in the prefetch thread): ``(batch, indices, labels, skipped)``."""
-        start = chunk * batch_size
-        inputs, indices, labels, skipped = [], [], [], []
-        for i in range(start, min(start + batch_size, len(self.dataset))):
-            try:
-                item = self.dataset.read(i)
-                x = self.dataset.to_input(item.image, self.spec.preprocess, self.spec.input_shape)
-            except ImageError as exc:
-                skipped.append([i, self.dataset.id(i), str(exc)])
-                continue
-            except Exception as exc:  # the user's preprocess may fail on an odd image in any way
-                skipped.append([i, self.dataset.id(i), f"{type(exc).__name__}: {exc}"])
-                continue
-            inputs.append(x)
-            indices.append(i)
-            labels.append(-1 if item.label is None else int(item.label))
-        if not inputs:
-            return None, indices, labels, skipped
-        shapes = {tuple(x.shape) for x in inputs}
-        if len(shapes) > 1 or tuple(inputs[0].shape) != tuple(self.spec.input_shape):
-            raise CNNVizError(
-                f"dataset items became inputs of shapes {sorted(shapes)} but the model takes "
-                f"{tuple(self.spec.input_shape)} — pass images (they are preprocessed for you), or "
-                "open_dataset(..., preprocessed=False) if the tensors are pictures rather than model inputs"
-            )
-        batch = torch.stack(inputs)
-        if self.spec.device.type == "cuda":
-            batch = batch.pin_memory()  # lets the copy to the GPU overlap the previous batch's work
-        elif batch.dtype == self.spec.dtype:
-            batch = fast_layout(self.explorer.model, batch)  # the layout the model runs in, made here, off the path
-        return batch, indices, labels, skipped
-
     def _pass(self, state: dict[str, Any], entry: Path | None, key: dict[str, Any], rank: int, world: int,
               progress: Callable[[int, int], None] | None, bar: bool | None) -> None:
         batch_size = int(state["batch_size"])
         n = len(self.dataset)
+
+        def size(chunk: int) -> int:
+            return min(batch_size, n - chunk * batch_size)
+
         chunks = list(range(rank, math.ceil(n / batch_size), world))
-        total = sum(min(batch_size, n - c * batch_size) for c in chunks)
         todo = chunks[int(state["next"]):]
-        done = total - sum(min(batch_size, n - c * batch_size) for c in todo)
         device, dtype = self.spec.device, self.spec.dtype
         edges = histogram_edges().to(device)
         tables = {name: {k: v.to(device) for k, v in table.items()} for name, table in state["layers"].items()}
+        total = sum(size(c) for c in chunks)
+        run = PassState(chunks=chunks, total=total, done=total - sum(size(c) for c in todo), tables=tables,
+                        pending={name: [] for name in tables})
         with self._lock:
             state["layers"] = tables
         started = last_save = time.monotonic()
@@ -376,81 +411,79 @@ class Miner:
             try:
                 from tqdm import tqdm
 
-                tqdm_bar = tqdm(total=total, initial=done, unit="img", desc=f"mining {len(self.layers)} layers"
+                tqdm_bar = tqdm(total=total, initial=run.done, unit="img", desc=f"mining {len(self.layers)} layers"
                                 + (f" (rank 0 of {world})" if world > 1 else ""), dynamic_ncols=True)
             except ImportError:
                 tqdm_bar = None
         state["complete"] = int(state["next"]) >= len(chunks)
-        self._report(state, done, total, started, False, progress)
-        stop = threading.Event()
+        self._report(state, run.done, total, started, False, progress)
+        reader = BatchReader(self.dataset, self.spec.preprocess, self.spec.input_shape, model=self.explorer.model,
+                             device=device, dtype=dtype, batch_size=batch_size, workers=self.workers,
+                             reduced_decode=self.reduced_decode)
+        batches = reader.batches(todo)
         try:
-            # Each hook keeps only its maps' maxima and their places; every MERGE_EVERY batches they are merged into
-            # the tables, and the counts advance with them, under the lock: a snapshot or a checkpoint always sees
-            # whole batches.
-            pending: dict[str, list[tuple]] = {name: [] for name in tables}
-            held = {"batches": 0, "images": 0, "skipped": 0, "items": []}
-
-            def merge() -> None:
-                with self._lock:
-                    for name, items in pending.items():
-                        if items:
-                            where = None if items[0][1] is None else torch.cat([i[1] for i in items], dim=1)
-                            update_from_peaks(tables[name], torch.cat([i[0] for i in items], dim=1), where,
-                                              items[0][2], torch.cat([i[3] for i in items]),
-                                              torch.cat([i[4] for i in items]), edges)
-                            items.clear()
-                    state["images"] += held["images"]
-                    state["skipped"] += held["skipped"]
-                    state["skipped_items"] = (state["skipped_items"] + held["items"])[:SKIPPED_NAMED]
-                    state["next"] += held["batches"]
-                    state["complete"] = state["next"] == len(chunks)
-                held.update(batches=0, images=0, skipped=0, items=[])
-
+            # Each hook keeps only its maps' maxima and their places (a PendingBatch); the pass state merges them
+            # into the tables, and advances the counts with them, under the lock: a snapshot or a checkpoint
+            # always sees whole batches.
             with eval_mode(self.explorer.model), torch.no_grad():
-                for chunk, (batch, indices, labels, skipped) in _prefetch(
-                        lambda c: self._read_chunk(c, batch_size), todo, stop):
-                    if batch is not None:
-                        x = batch.to(device, dtype, non_blocking=True)
-                        index = torch.tensor(indices, dtype=torch.int64, device=device)
-                        label = torch.tensor(labels, dtype=torch.int64, device=device)
+                for batch in batches:
+                    if batch.inputs is not None:
+                        x = batch.inputs.to(device, dtype, non_blocking=True)
+                        index = torch.tensor(batch.indices, dtype=torch.int64, device=device)
+                        label = torch.tensor(batch.labels, dtype=torch.int64, device=device)
 
                         def keep(info: LayerInfo, output: torch.Tensor, index=index, label=label) -> None:
                             peak, where = batch_peaks(output)
-                            pending[info.name].append((peak, where, tuple(output.shape[2:]), index, label))
+                            run.pending[info.name].append(
+                                PendingBatch(peak, where, tuple(output.shape[2:]), index, label))
 
                         run_to(self.explorer.model, x, self.layers, keep=keep)
-                    held["batches"] += 1
-                    held["images"] += len(indices)
-                    held["skipped"] += len(skipped)
-                    held["items"] += skipped
-                    done += min(batch_size, n - chunk * batch_size)
+                    run.hold(batch)
+                    run.done += size(batch.chunk)
                     if tqdm_bar is not None:
-                        tqdm_bar.update(min(batch_size, n - chunk * batch_size))
-                        tqdm_bar.set_postfix(skipped=state["skipped"] + held["skipped"], refresh=False)
-                    self._report(state, done, total, started, False, progress)  # (it may ask to cancel)
+                        tqdm_bar.update(size(batch.chunk))
+                        tqdm_bar.set_postfix(skipped=state["skipped"] + run.skipped, refresh=False)
+                    self._report(state, run.done, total, started, False, progress)  # (it may ask to cancel)
                     now = time.monotonic()
                     due = entry is not None and now - last_save >= self.checkpoint_every
-                    last = int(state["next"]) + held["batches"] == len(chunks)
-                    if held["batches"] >= MERGE_EVERY or last or due or self._cancel.is_set():
-                        merge()
+                    last = int(state["next"]) + run.batches == len(chunks)
+                    if run.batches >= MERGE_EVERY or last or due or self._cancel.is_set():
+                        with self._lock:
+                            run.merge(state, edges)
                     if entry is not None and (state["complete"] or due or self._cancel.is_set()):
                         self._checkpoint(state, entry, key, rank, world)
                         last_save = now
                     if self._cancel.is_set():
                         break
         finally:
-            stop.set()
+            batches.close()
             if tqdm_bar is not None:
                 tqdm_bar.close()
         with self._lock:
             state["layers"] = {name: {k: v.to("cpu") for k, v in t.items()} for name, t in tables.items()}
-        self._report(state, done, total, started, True, progress)
+        self._report(state, run.done, total, started, True, progress)
+
+    def _save(self, path: Path, obj: dict[str, Any], key: dict[str, Any], what: str) -> None:
+        """``atomic_save``, with a disk that fills up turned into an error that says what is left and what to do."""
+        try:
+            atomic_save(path, obj, key)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            kept = (f"the previous checkpoint ({self._saved} images mined) is intact" if self._saved is not None
+                    else "no checkpoint had been written yet")
+            raise CNNVizError(
+                f"the disk is full ({exc.strerror}): writing the {what} {path} failed, and {kept} — free some space "
+                f"on the disk holding {path.parent} (or mine into another cache folder: --out / cache_dir=), then "
+                "run again to resume"
+            ) from exc
 
     def _checkpoint(self, state: dict[str, Any], entry: Path, key: dict[str, Any], rank: int, world: int) -> None:
         cpu = dict(state)
         cpu["layers"] = {name: {k: v.to("cpu") for k, v in t.items()} for name, t in state["layers"].items()}
         cpu["ids"] = self._ids(cpu)
-        atomic_save(entry / "progress" / f"rank{rank}-of-{world}.pt", cpu, key)
+        self._save(entry / "progress" / f"rank{rank}-of-{world}.pt", cpu, key, "checkpoint")
+        self._saved = int(cpu["images"])
 
     def _ids(self, state: dict[str, Any]) -> list[list[Any]]:
         """``[[index, id], ...]`` for the images in the tables (so a result can be shown without the dataset)."""
@@ -529,6 +562,8 @@ def mine(
     batch_size: int = 32,
     cache_dir: str | Path | None = None,
     checkpoint_every: float = 60.0,
+    workers: int | None = None,
+    reduced_decode: bool = True,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     bar: bool | None = None,
@@ -539,5 +574,5 @@ def mine(
     ``cache_dir`` a finished result is loaded instead of recomputed, and an interrupted pass resumes.
     """
     miner = Miner(model, data, layers=layers, k=k, batch_size=batch_size, cache_dir=cache_dir,
-                  checkpoint_every=checkpoint_every)
+                  checkpoint_every=checkpoint_every, workers=workers, reduced_decode=reduced_decode)
     return miner.run(progress=progress, cancel=cancel, bar=bar)

@@ -11,8 +11,9 @@ instance one the ``cnnviz mine`` command filled), finished or still being mined.
     result.class_mix(layer, channel)            # [(label, name, count)] over the unit's top-k
 
 Patches and projections need the model and the images: a result from :func:`~.mining.mine` has both; one loaded
-from a cache needs ``model=`` and reopens the dataset it was mined from (a folder, or ``"demo"``) if ``data=`` is
-not given — and refuses a dataset whose fingerprint changed since.
+from a cache needs ``model=`` and reopens the dataset it was mined from (a folder, tar shards, a saved Hugging Face
+dataset, a named dataset, or ``"demo"``) if ``data=`` is not given — and refuses a dataset whose fingerprint changed
+since. Patches are cut from the inputs the pass saw (a JPEG decoded at the same reduced size, see :mod:`.loading`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from ...errors import CNNVizError, LayerError, unknown_name
 from ..cache import list_entries, load_checked
 from ..model.receptive_field import unit_field
+from .loading import BatchReader
 from .topk import EMPTY, histogram_edges, merge_states
 
 __all__ = ["Exemplar", "Exemplars", "LayerStats"]
@@ -289,14 +291,13 @@ class Exemplars:
         if self._explorer is None:
             raise CNNVizError("patches and projections need the model: call .attach(model=...) first")
         if self._dataset is None:
-            source = self._state.get("dataset_source") or {}
-            if source.get("kind") == "folder":
-                self.attach(data=source["path"])
-            elif source.get("kind") == "demo":
-                self.attach(data="demo")
-            else:
+            from .datasets import reopen
+
+            dataset = reopen(self._state.get("dataset_source") or {})
+            if dataset is None:
                 raise CNNVizError("patches and projections need the images: call .attach(data=...) with the dataset "
                                   "that was mined")
+            self.attach(data=dataset)
         return self._explorer, self._dataset
 
     def image(self, index: int) -> Any:
@@ -363,6 +364,10 @@ class Exemplars:
             for e in exemplars:
                 by_image.setdefault(e.index, []).append((c, e.rank))
         fill = spec.to_pixels(torch.zeros((spec.input_shape[0], 1, 1)))[0, 0]
+        # The inputs the pass saw: with the same JPEG decode (reduced or full) as the key says it used.
+        reader = BatchReader(dataset, spec.preprocess, spec.input_shape, model=explorer.model, device=spec.device,
+                             dtype=spec.dtype, batch_size=images_per_batch, workers=1,
+                             reduced_decode=self.key.get("decode") == "jpeg-dct-reduced")
         done: dict[tuple[int, int], Exemplar] = {}
         images = sorted(by_image)
         start = 0
@@ -373,11 +378,7 @@ class Exemplars:
                 group.append(images[start])
                 units += len(by_image[images[start]])
                 start += 1
-            inputs = []
-            for index in group:
-                item = dataset.read(index)
-                inputs.append(dataset.to_input(item.image, spec.preprocess, spec.input_shape))
-            xs = torch.stack(inputs)
+            xs = reader.inputs(group)
             requests, keys, boxes = [], [], []
             for row, index in enumerate(group):
                 for c, rank in by_image[index]:

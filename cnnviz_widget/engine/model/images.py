@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Union
 
@@ -40,7 +41,7 @@ def _limits_check(width: int, height: int, source: str) -> None:
         )
 
 
-def _open_bytes(data: bytes, source: str) -> Image.Image:
+def _open_bytes(data: bytes, source: str, draft: Callable[[Image.Image], None] | None = None) -> Image.Image:
     if len(data) == 0:
         raise ImageError(f"{source} is empty (0 bytes) — pass a JPEG, PNG, WebP, GIF, BMP or TIFF file")
     try:
@@ -48,6 +49,8 @@ def _open_bytes(data: bytes, source: str) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             _limits_check(img.width, img.height, source)
+            if draft is not None:
+                draft(img)
             img.load()
     except ImageError:
         raise
@@ -126,13 +129,17 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
-def load_image(source: Any, *, name: str | None = None) -> Image.Image:
+def load_image(source: Any, *, name: str | None = None,
+               draft: Callable[[Image.Image], None] | None = None) -> Image.Image:
     """Read ``source`` into an 8-bit RGB :class:`PIL.Image.Image`, honouring EXIF orientation.
 
     Args:
         source: a PIL image; a numpy array (H×W, H×W×3/4 or C×H×W; uint8, uint16, bool or float in 0–1);
             a torch tensor (C×H×W or H×W, same value conventions); a file path; or the encoded bytes of a file.
         name: how to call the image in error messages (defaults to its path or type).
+        draft: for a file or bytes, called with the opened image before it is decoded (its size checked against
+            the limits, its pixels not yet read) — it may call ``img.draft(...)`` to have a JPEG decoded at a
+            reduced size (DCT scaling).
 
     Raises:
         ImageError: corrupt, empty, non-image, decompression bomb (more than ``cnnviz_widget.MAX_PIXELS``),
@@ -144,13 +151,13 @@ def load_image(source: Any, *, name: str | None = None) -> Image.Image:
         _limits_check(source.width, source.height, label)
         img = source
     elif isinstance(source, (bytes, bytearray, memoryview)):
-        img = _open_bytes(bytes(source), label or "image bytes")
+        img = _open_bytes(bytes(source), label or "image bytes", draft)
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         label = label or str(path)
         if not path.is_file():
             raise ImageError(f"no image file at {str(path)!r} — check the path")
-        img = _open_bytes(path.read_bytes(), label)
+        img = _open_bytes(path.read_bytes(), label, draft)
     elif isinstance(source, torch.Tensor):
         label = label or "tensor"
         if source.ndim == 4 and source.shape[0] == 1:

@@ -172,15 +172,15 @@ def exemplar_tiles(patches: Sequence[np.ndarray], projections: Sequence[torch.Te
         channel_order: the model's input channel order (projections are shown in RGB).
         max_side: tiles larger than this are shrunk to it (the mean of the pixels each tile pixel covers).
         display: one of :data:`PROJECTION_DISPLAYS`.
-        fraction: below 1, patch and projection are cut to that central part of the field (:func:`central_box`,
-            widened to at least 24 px as :func:`crop_box` does), as the unit card shows a deep unit.
+        fraction: below 1, patch and projection are cut to that central part of the field (:func:`central_box`),
+            as the unit card shows a deep unit (tiles are never widened: a field tile shows the field exactly).
     """
     if len(patches) != len(projections):
         raise ValueError(f"{len(patches)} patches but {len(projections)} projections")
     if not patches:
         return np.zeros((0, 1, 1, 3), np.uint8), np.zeros((0, 1, 1, 3), np.uint8)
     height, width = patches[0].shape[:2]
-    box = None if fraction >= 1 else crop_box(central_box((0, 0, height, width), fraction), (height, width))
+    box = None if fraction >= 1 else central_box((0, 0, height, width), fraction)
     if box is not None:
         height, width = box[2] - box[0], box[3] - box[1]
     size = fit_size(height, width, max_side)

@@ -98,8 +98,7 @@ class ExemplarTiles:
 def _shown_size(field: Sequence[int], fraction: float) -> tuple[int, int]:
     """The size of what an exemplar tile shows of a field of size ``field``, before shrinking
     (:func:`~cnnviz_widget.encode.exemplar_tiles`)."""
-    height, width = (int(v) for v in field)
-    top, left, bottom, right = encode.crop_box(encode.central_box((0, 0, height, width), fraction), (height, width))
+    top, left, bottom, right = encode.central_box((0, 0, *(int(v) for v in field)), fraction)
     return bottom - top, right - left
 
 

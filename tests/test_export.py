@@ -90,6 +90,23 @@ def test_every_saved_card_is_the_card_the_widget_computes(widget, tmp_path):
                     assert comparable(saved) == comparable(widget.unit), (name, selection)
 
 
+def test_saved_top9_panels_are_the_widgets_in_each_saved_view(widget, tmp_path):
+    widget.layer = "3"  # guided backprop, gray, central half by default (its field is half the input)
+    widget.mine([img for _, img in tiny_images()], layers=["3"], k=2, cache_dir=tmp_path / "cache")
+    assert widget.wait_exemplars(60)
+    report = widget.to_html(tmp_path / "t.html", layers=["3"], crops=["auto", "field"], lossless=True, progress=False)
+    doc = read_document(report.path)
+    assert len(doc["answers"]["top9"]) == 6 * 2
+    for crop in ("auto", "field"):
+        for channel in range(6):
+            widget.crop, widget.channel = crop, channel
+            assert widget.wait_exemplars(60)
+            selection = {"layer": "3", "channel": channel, "rule": "auto", "display": "auto", "crop": crop}
+            saved = resolve(doc, doc["answers"]["top9"][answer_key("top9", selection)])
+            assert comparable(saved) == comparable(widget.top9), (crop, channel)
+    assert widget.top9["view"]["crop"] == "field" and saved["view"]["auto"] == ["rule", "display"]
+
+
 def test_silent_units_are_saved_without_computing_their_projection(widget, monkeypatch):
     calls = []
     original = widget.explorer.project_batch

@@ -143,6 +143,38 @@ def test_the_selection_rule_and_layer_move_the_top9(mined):
         ("dog/c.png", 252.0), ("cat/a.png", 250.0), ("cat/b.png", 200.0), ("dog/d.png", 150.0), ("dog/e.png", 120.0)]
 
 
+def test_the_top9_and_the_layer_atlas_show_exemplars_as_the_unit_card_shows_the_unit(mined):
+    # Gray on the central half: the 3×3 field's central half is its top-left 2×2 (central_box: round(1.5) = 2 px,
+    # (3 − 2) // 2 = 0 px before it). The red unit's projection is its activation at the red pixel, (1, 1) of the
+    # field: gray = its channel mean v/3 there, 0 elsewhere; the 99.5th percentile of the four |values| is
+    # 0.985 · v/3, so (1, 1) is clipped to 255 and the rest is 128.
+    mined.display, mined.crop = "gray", "center"
+    mined.wait_exemplars()
+    top9 = mined.top9
+    assert top9["request"] == {"layer": "0", "channel": 0, "rule": "auto", "display": "gray", "crop": "center"}
+    assert top9["view"]["text"] == "deconvnet · gray · central half" and top9["view"]["auto"] == ["rule"]
+    assert (top9["tile"], top9["box"]) == ([2, 2], [2, 2])
+    patches, projections = sheet(top9["patches"]), sheet(top9["projections"])
+    gray = np.full((2, 2, 3), 128, np.uint8)
+    gray[1, 1] = 255
+    for rank, (value, y, x) in enumerate([(250, 2, 5), (200, 0, 0), (150, 7, 3), (100, 4, 4)]):
+        row, col = divmod(rank, 3)
+        assert np.array_equal(patches[2 * row:2 * row + 2, 2 * col:2 * col + 2], patch(value, y, x)[:2, :2]), rank
+        assert np.array_equal(projections[2 * row:2 * row + 2, 2 * col:2 * col + 2], gray), rank
+    mined.layer_atlas_open = True
+    mined.wait_exemplars()
+    atlas = mined.layer_atlas
+    assert atlas["request"] == {"layer": "0", "page": 0, "rule": "auto", "display": "gray", "crop": "center",
+                                "sort_by": "channel"}
+    assert atlas["view"] == top9["view"] and atlas["tile"] == [2, 2]
+    assert np.array_equal(sheet(atlas["projections"])[0:2, 0:2], gray)
+    mined.crop = "auto"  # the paper's view again on this first layer: the field, in colour
+    mined.display = "auto"
+    mined.wait_exemplars()
+    assert mined.top9["view"]["text"] == "deconvnet · raw colour · receptive field"
+    assert np.array_equal(sheet(mined.top9["projections"])[:3, :3], projection())
+
+
 def test_dead_units_and_unmined_layers_say_so(mined):
     mined.channel = 5
     mined.wait_exemplars()

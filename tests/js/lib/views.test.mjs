@@ -29,7 +29,7 @@ test("captions name the rule, display, place and crop", () => {
   assert.equal(projectionCaption(view, [3, 4]), "deconvnet · gray at (3, 4) · central half");
   assert.equal(projectionCaption({ ...view, crop: "field" }, null), "deconvnet · gray · whole map");
   // A 63×63 field at (88, 88): its central half is 32×32; a 3×3 field is shown widened to 24×24.
-  assert.equal(patchCaption("center", [88, 88, 151, 151], [104, 104, 136, 136]),
+  assert.equal(patchCaption("center", [88, 88, 151, 151], [103, 103, 135, 135]),
     "image patch · central half of the 63×63 px field (32×32 px)");
   assert.equal(patchCaption("field", [60, 38, 63, 41], [49, 27, 73, 51]),
     "image patch · receptive field 3×3 px (24×24 px shown)");

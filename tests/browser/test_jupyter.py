@@ -115,7 +115,8 @@ def exemplars_flow(page) -> None:
     assert info["mining"] == "complete" and info["count"] == 9
     request = info["request"]
     page.wait_for_function("([el, key]) => el.dataset.request === key && el.dataset.state === 'ready'", arg=[
-        top9.element_handle(), f"{request['layer']}|{request['channel']}|{request['rule']}"], timeout=60_000)
+        top9.element_handle(), "|".join(str(request[k]) for k in ("layer", "channel", "rule", "display", "crop"))],
+        timeout=60_000)
     assert top9.locator("[data-testid=top9-patch]:not(.cnnviz-top9-cell--empty)").count() == 9
     assert root.locator("[data-testid=mining-text]").inner_text().startswith("exemplars: ")
     root.locator("[data-testid=atlas-unit]").first.wait_for(timeout=60_000)

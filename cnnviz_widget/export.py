@@ -110,7 +110,7 @@ class ExportReport:
         path: the HTML file.
         size: its size in bytes.
         layers: the exported layers.
-        units: unit cards precomputed (all layers, rules and positions).
+        units: unit cards precomputed (all layers, rules, displays, crops and positions).
         blobs: distinct binary items stored (pictures, statistics).
         seconds: time taken.
     """

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         load_model,
     )
     from .errors import CNNVizError, ImageError, LayerError, ModelError, WeightsUnavailableError
+    from .views import PAPER_VIEW, DepthViews, View
     from .widget import CNNViz
 
 __version__ = "0.1.0"
@@ -32,13 +33,14 @@ _WHERE = {
     **dict.fromkeys(["DEFAULT_MODEL", "MAX_PIXELS", "RULES", "Explorer", "ImagePreprocess", "LayerInfo", "ModelSpec",
                      "UnitRequest", "load_image", "load_model"], ".engine"),
     **dict.fromkeys(["CNNVizError", "ImageError", "LayerError", "ModelError", "WeightsUnavailableError"], ".errors"),
+    **dict.fromkeys(["PAPER_VIEW", "DepthViews", "View"], ".views"),
     "CNNViz": ".widget",
 }
 
 __all__ = [
-    "DEFAULT_MODEL", "MAX_PIXELS", "RULES", "CNNViz", "CNNVizError", "Explorer", "ImageError", "ImagePreprocess",
-    "LayerError", "LayerInfo", "ModelError", "ModelSpec", "UnitRequest", "WeightsUnavailableError", "__version__",
-    "load_image", "load_model",
+    "DEFAULT_MODEL", "MAX_PIXELS", "PAPER_VIEW", "RULES", "CNNViz", "CNNVizError", "DepthViews", "Explorer",
+    "ImageError", "ImagePreprocess", "LayerError", "LayerInfo", "ModelError", "ModelSpec", "UnitRequest", "View",
+    "WeightsUnavailableError", "__version__", "load_image", "load_model",
 ]
 
 

@@ -142,7 +142,7 @@ def _run_export(args: argparse.Namespace) -> int:
     from .widget import CNNViz
 
     spec = _load(args)
-    widget = CNNViz(model=spec, image=args.image, rule=args.rules[0] if args.rules else "deconvnet")
+    widget = CNNViz(model=spec, image=args.image, rule=args.rules[0] if args.rules else "auto")
     if args.exemplars:
         widget.load_exemplars(args.exemplars)
     report = widget.to_html(args.out, layers=args.layers, rules=args.rules, positions=args.positions,
@@ -161,8 +161,9 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> None:
     _add_model_arguments(p)
     p.add_argument("--image", help="the image shown (default: the first sample photo)")
     p.add_argument("--layers", nargs="+", metavar="LAYER", help="layers to export (default: all)")
-    p.add_argument("--rules", nargs="+", choices=("deconvnet", "guided", "gradient"), metavar="RULE",
-                   help="projection rules to precompute: deconvnet, guided, gradient (default: deconvnet)")
+    p.add_argument("--rules", nargs="+", choices=("auto", "deconvnet", "guided", "gradient"), metavar="RULE",
+                   help="projection rules to precompute: auto (each layer's by depth, in its display and crop), "
+                        "deconvnet, guided, gradient (default: auto)")
     p.add_argument("--positions", nargs="+", choices=("max", "map"), default=["max"], metavar="POSITION",
                    help="max (each unit at its strongest location) and/or map (its whole map) (default: max)")
     p.add_argument("--exemplars", metavar="CACHE_DIR",

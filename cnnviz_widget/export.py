@@ -8,7 +8,8 @@ panels are the widget's own and render from that state exactly as they do live.
 
 * the activation grid of every exported layer, for the widget's current image;
 * a unit card for **every channel** of those layers at its strongest location (``positions=("max",)``; add
-  ``"map"`` for the whole-map projections), for the chosen rules (default: the widget's current rule). Projections
+  ``"map"`` for the whole-map projections), for the chosen rules, displays and crops (default: the widget's
+  current ones, ``"auto"`` included: each layer's default view, :mod:`.views`). Projections
   are computed in batches, one receptive-field crop per unit (:meth:`~.engine.explorer.Explorer.project_batch`); a
   unit that is silent on the image has a zero projection, known without computing it;
 * with dataset exemplars in the widget (``w.mine()``, ``w.load_exemplars()``), the top-9 panel of every unit of the
@@ -55,12 +56,13 @@ import torch
 from PIL import Image
 
 from . import encode
-from .engine import RULES, UnitRequest
+from .engine import UnitRequest
 from .errors import CNNVizError
 from .state.class_evidence import ClassRequest, class_evidence_state, class_layers
 from .state.exemplars import layer_atlas_state, top9_state
 from .state.keys import ANSWER_KEYS, answer_key
 from .state.units import atlas_state, silence, unit_request, unit_state
+from .views import CROP_CHOICES, DISPLAY_CHOICES, RULE_CHOICES
 
 __all__ = ["ExportReport", "export_html"]
 
@@ -108,7 +110,7 @@ class ExportReport:
         path: the HTML file.
         size: its size in bytes.
         layers: the exported layers.
-        units: unit cards precomputed (all layers, rules and positions).
+        units: unit cards precomputed (all layers, rules, displays, crops and positions).
         blobs: distinct binary items stored (pictures, statistics).
         seconds: time taken.
     """
@@ -203,10 +205,13 @@ def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
         yield list(items[start:start + size])
 
 
-def _unit_states(widget: Any, layer: str, channels: list[int], position: str, rule: str) -> list[dict[str, Any]]:
-    """Unit cards of ``channels`` at ``position`` ("max" or "map"), projections batched."""
+def _unit_states(widget: Any, layer: str, channels: list[int], position: str, rule: str, display: str,
+                 crop: str) -> list[dict[str, Any]]:
+    """Unit cards of ``channels`` at ``position`` ("max" or "map") shown as ``rule``, ``display`` and ``crop`` say
+    (``"auto"``: the layer's default), projections batched."""
     session = widget.session
     ex, x = session.explorer, session.require_input()
+    view = session.view(layer, rule, display, crop)
     acts = session.activations(layer)
     geometry = [session.unit_geometry(layer, c, position) for c in channels]
     projections: list[torch.Tensor | None] = [None] * len(channels)
@@ -222,23 +227,25 @@ def _unit_states(widget: Any, layer: str, channels: list[int], position: str, ru
     for crop_size, members in groups.items():
         requests = [UnitRequest(0, layer, channels[i], geometry[i].location) for i in members]
         boxes = None if crop_size is None else [tuple(geometry[i].crop) for i in members]
-        batch = ex.project_batch(x[None], requests, rule=rule, boxes=boxes)
+        batch = ex.project_batch(x[None], requests, rule=view.rule, boxes=boxes)
         for i, projection in zip(members, batch):
             projections[i] = projection
     stats = encode.channel_stats(acts)
-    return [unit_state(unit_request(session.image_id, layer, c, position, rule), acts[c], where, p,
-                       session.channel_order, x.shape[1:], stats_row=stats[c], projection_cropped=True)
+    return [unit_state(unit_request(session.image_id, layer, c, position, rule, display, crop), acts[c], where, p,
+                       session.channel_order, x.shape[1:], view, stats_row=stats[c], projection_cropped=True)
             for c, where, p in zip(channels, geometry, projections)]
 
 
-def _opening(widget: Any, names: list[str], rules: list[str], positions: list[str]) -> dict[str, Any]:
+def _opening(widget: Any, names: list[str], shown: dict[str, list[str]], positions: list[str]) -> dict[str, Any]:
     """The selection a saved page opens on: the widget's own where the page holds it, else the nearest it holds —
-    an exported layer (its first channel when the layer changes), a saved rule, a saved position (a location picked
-    on the map, e.g. by opening an exemplar, becomes the unit's strongest location or its whole map)."""
+    an exported layer (its first channel when the layer changes), a saved rule, display and crop (``shown``: the
+    saved values of each), a saved position (a location picked on the map, e.g. by opening an exemplar, becomes
+    the unit's strongest location or its whole map)."""
     layer = widget.layer if widget.layer in names else names[0]
+    own = {trait: getattr(widget, trait) for trait in shown}
     return {"layer": layer, "channel": widget.channel if layer == widget.layer else 0,
             "position": widget.position if widget.position in positions else positions[0],
-            "rule": widget.rule if widget.rule in rules else rules[0]}
+            **{trait: value if value in shown[trait] else shown[trait][0] for trait, value in own.items()}}
 
 
 def _displayed_size(top9: dict[str, Any]) -> dict[str, Any]:
@@ -254,34 +261,38 @@ def _displayed_size(top9: dict[str, Any]) -> dict[str, Any]:
     return shrunk
 
 
-def _exemplar_answers(widget: Any, layers: list[str], rules: list[str], store: _Store, tick: Callable[[int], None]
-                      ) -> dict[str, dict[str, Any]]:
-    """Top-9 panels and layer-atlas pages of the mined layers among ``layers`` (see :mod:`.panels.exemplars`)."""
+def _exemplar_answers(widget: Any, layers: list[str], views: list[tuple[str, str, str]], store: _Store,
+                      tick: Callable[[int], None]) -> dict[str, dict[str, Any]]:
+    """Top-9 panels and layer-atlas pages of the mined layers among ``layers`` (see :mod:`.panels.exemplars`), for
+    each ``(rule, display, crop)`` of ``views``."""
     panel = widget.panels.exemplars
     result, version = panel.current()
-    order = widget.session.channel_order
+    session = widget.session
+    order = session.channel_order
     top9: dict[str, Any] = {}
     pages: dict[str, Any] = {}
     for layer in [name for name in layers if name in result.layer_names]:
         stats = result.stats(layer)
         channels = list(range(int(stats.fired.shape[0])))
-        for rule in rules:
+        for rule, display, crop in views:
+            view = session.view(layer, rule, display, crop)
+            shown = {"rule": rule, "display": display, "crop": crop}
             for chunk in _chunks(channels, BATCH_UNITS):
                 live = [c for c in chunk if result.top(layer, c) and not stats.dead[c]]
                 if live:
-                    panel.tiles.get(result, layer, live, rule, order)  # one batch; the states below reuse the tiles
+                    panel.tiles.get(result, layer, live, view, order)  # one batch; the states below reuse the tiles
                 for c in chunk:
-                    request = {"layer": layer, "channel": c, "rule": rule}
-                    state = top9_state(result, version, request, panel.tiles, order)
+                    request = {"layer": layer, "channel": c, **shown}
+                    state = top9_state(result, version, request, panel.tiles, order, view)
                     top9[answer_key("top9", request)] = store.value(
                         state if store.lossless else _displayed_size(state), photos=True)
                 tick(len(chunk))
             for sort_by in ("channel", "strength"):
                 page, count = 0, 1
                 while page < count:
-                    request = {"layer": layer, "page": page, "rule": rule, "sort_by": sort_by}
-                    state = layer_atlas_state(result, version, request, panel.tiles, order)
-                    selection = {"layer": layer, "layer_atlas_page": page, "rule": rule, "sort_by": sort_by,
+                    request = {"layer": layer, "page": page, **shown, "sort_by": sort_by}
+                    state = layer_atlas_state(result, version, request, panel.tiles, order, view)
+                    selection = {"layer": layer, "layer_atlas_page": page, **shown, "sort_by": sort_by,
                                  "layer_atlas_open": True}
                     pages[str(answer_key("layer_atlas", selection))] = store.value(state, photos=True)
                     count = int(state.get("pages", 1))
@@ -340,6 +351,8 @@ def export_html(
     *,
     layers: Sequence[str] | None = None,
     rules: Sequence[str] | None = None,
+    displays: Sequence[str] | None = None,
+    crops: Sequence[str] | None = None,
     positions: Sequence[str] = ("max",),
     lossless: bool = False,
     quality: int = 80,
@@ -353,8 +366,13 @@ def export_html(
         widget: a :class:`~cnnviz_widget.CNNViz`.
         path: the file to write (``.html``).
         layers: the layers to export (default: every layer the widget lists).
-        rules: projection rules to precompute (default: the widget's current rule); any of
-            ``"deconvnet"``, ``"guided"``, ``"gradient"``. Each one adds a card per unit.
+        rules: projection rules to precompute (default: the widget's current rule); any of ``"auto"`` (each
+            layer's default, :mod:`.views`), ``"deconvnet"``, ``"guided"``, ``"gradient"``. Each one adds a card per
+            unit.
+        displays: projection displays to precompute (default: the widget's current one); any of ``"auto"``,
+            ``"raw"``, ``"gray"``, ``"norm"``, ``"blurred_norm"``. Each one adds a card per unit and rule.
+        crops: crops to precompute (default: the widget's current one); any of ``"auto"``, ``"field"`` (the
+            receptive field), ``"center"`` (its central half). Each one adds a card per unit, rule and display.
         positions: ``"max"`` (each unit at its strongest location) and/or ``"map"`` (its whole map).
         lossless: store projections as PNG at full size (the widget's exact pixels) instead of WebP (about 5× smaller).
         quality: WebP quality (1–100) of the projections when not lossless.
@@ -368,7 +386,7 @@ def export_html(
 
     Raises:
         LayerError: an unknown layer (the message lists the valid ones).
-        ValueError: an unknown rule or position.
+        ValueError: an unknown rule, display, crop or position.
         CNNVizError: the front end is not built.
     """
     start = time.perf_counter()
@@ -376,10 +394,17 @@ def export_html(
     names = list(ex.layer_names) if layers is None else [ex.layer(name).name for name in layers]
     if not names:
         raise ValueError("layers is empty: pass at least one layer name (w.explorer.layer_names lists them)")
-    rules = [widget.rule] if rules is None else list(dict.fromkeys(rules))
-    for rule in rules:
-        if rule not in RULES:
-            raise ValueError(f"unknown rule {rule!r}; choose among {', '.join(RULES)}")
+    shown: dict[str, list[str]] = {}
+    for trait, asked, choices in (("rule", rules, RULE_CHOICES), ("display", displays, DISPLAY_CHOICES),
+                                  ("crop", crops, CROP_CHOICES)):
+        shown[trait] = [getattr(widget, trait)] if asked is None else list(dict.fromkeys(asked))
+        for value in shown[trait]:
+            if value not in choices:
+                raise ValueError(f"unknown {trait} {value!r}; choose among {', '.join(choices)}")
+        if not shown[trait]:
+            raise ValueError(f"{trait}s is empty: pass at least one of {', '.join(choices)}")
+    rules = shown["rule"]
+    views = [(r, d, c) for r in shown["rule"] for d in shown["display"] for c in shown["crop"]]
     positions = list(dict.fromkeys(positions))
     for position in positions:
         if position not in POSITIONS:
@@ -394,8 +419,8 @@ def export_html(
 
     exemplars = widget.exemplars
     mined = [n for n in names if exemplars is not None and n in exemplars.layer_names]
-    unit_count = sum(ex.layer(n).channels for n in names) * len(rules) * len(positions)
-    total = unit_count + sum(ex.layer(n).channels for n in mined) * len(rules)
+    unit_count = sum(ex.layer(n).channels for n in names) * len(views) * len(positions)
+    total = unit_count + sum(ex.layer(n).channels for n in mined) * len(views)
     done = 0
     bar = None
     if progress is True:
@@ -420,16 +445,17 @@ def export_html(
             answers["atlas"][str(answer_key("atlas", {"layer": name}))] = store.value(
                 atlas_state(session.image_id, name, session.activations(name))[0])
             channels = list(range(ex.layer(name).channels))
-            for rule_ in rules:
+            for rule_, display_, crop_ in views:
                 for position_ in positions:
                     for chunk in _chunks(channels, BATCH_UNITS):
-                        for c, state in zip(chunk, _unit_states(widget, name, chunk, position_, rule_)):
+                        for c, state in zip(chunk, _unit_states(widget, name, chunk, position_, rule_, display_,
+                                                                crop_)):
                             key = answer_key("unit", {"layer": name, "channel": c, "position": position_,
-                                                      "rule": rule_})
+                                                      "rule": rule_, "display": display_, "crop": crop_})
                             answers["unit"][str(key)] = store.value(state)
                         tick(len(chunk))
         if mined:
-            answers.update(_exemplar_answers(widget, mined, rules, store, tick))
+            answers.update(_exemplar_answers(widget, mined, views, store, tick))
         # Every unit synthesised in this session (of the exported layers) shows its image on the page too.
         for (layer, channel), state in widget.panels.experiments.syntheses_of(ex).items():
             if layer in names:
@@ -446,7 +472,7 @@ def export_html(
     state = {k: v for k, v in widget.get_state().items() if not k.startswith("_")
              and k not in ("layout", "tabbable", "tooltip", *_LIVE_ONLY)}
     state["layers"] = [entry for entry in widget.layers if entry["name"] in names]
-    opening = _opening(widget, names, rules, positions)
+    opening = _opening(widget, names, shown, positions)
     if opening != {k: state[k] for k in opening}:  # open on a unit the page answers, and whose neighbours it answers
         state.update(opening, note={})
         state["atlas"] = answers["atlas"][str(answer_key("atlas", state))]
@@ -467,8 +493,8 @@ def export_html(
         "format": 2,
         "about": about,
         "keys": ANSWER_KEYS,
-        "holds": {"layers": names, "rules": rules, "positions": positions,
-                  "exemplars": mined},
+        "holds": {"layers": names, "rules": rules, "displays": shown["display"], "crops": shown["crop"],
+                  "positions": positions, "exemplars": mined},
         "state": {**{k: store.value(v, photos=k in _PHOTO_TRAITS) for k, v in state.items()}, "busy": False,
                   "error": "", "jobs": {kind: job for kind, job in widget.jobs.items()
                                         if job.get("state") not in _UNFINISHED}},

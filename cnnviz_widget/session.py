@@ -2,8 +2,9 @@
 
 A :class:`Session` holds the engine object (:class:`~cnnviz_widget.engine.explorer.Explorer`, swapped when a
 feature-evolution checkpoint is opened), the current image as the model sees it, the activations computed for it,
-and where a unit sits on it. It has no traits and makes no pixels: panels read it and build their states with
-:mod:`cnnviz_widget.state`; the HTML export reads the same public attributes.
+where a unit sits on it, and how each layer's projections are shown by default (:mod:`cnnviz_widget.views`). It has
+no traits and makes no pixels: panels read it and build their states with :mod:`cnnviz_widget.state`; the HTML
+export reads the same public attributes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PIL import Image
 from . import encode
 from .engine import DEFAULT_MODEL, Explorer, ModelSpec, load_model
 from .errors import CNNVizError, LayerError, ModelError, unknown_name
+from .views import DepthViews, View, ViewPolicy, resolve
 
 __all__ = ["POSITIONS", "Session", "UnitGeometry", "check_channel", "check_layer", "check_position"]
 
@@ -57,10 +59,17 @@ class Session:
         image_name: the image's name as the widget shows it.
         lock: held by panels while they swap shared results (the exemplars, the model).
         timings: recent kernel-side compute times, newest last (``{"kind": "unit" | "image", "ms": ...}``).
+        views: gives each layer's default view, ``views(explorer, layer) -> View`` (default:
+            :class:`~cnnviz_widget.views.DepthViews`).
     """
 
-    def __init__(self, explorer: Explorer) -> None:
+    def __init__(self, explorer: Explorer, views: ViewPolicy | None = None) -> None:
+        if views is not None and not callable(views):
+            raise TypeError(f"views must be a callable (explorer, layer) -> View, such as DepthViews(), not "
+                            f"{type(views).__name__}")
         self.explorer = explorer
+        self.views: ViewPolicy = DepthViews() if views is None else views
+        self._defaults: dict[str, View] = {}
         self.original = explorer
         self.x: torch.Tensor | None = None
         self.image: Image.Image | None = None
@@ -72,9 +81,10 @@ class Session:
 
     @classmethod
     def open(cls, model: Any = None, *, preprocess: Any = None, labels: Any = None,
-             input_size: int | None = None) -> Session:
+             input_size: int | None = None, views: ViewPolicy | None = None) -> Session:
         """A session on ``model``: a name (default: the offline default model), an ``nn.Module``, a ``ModelSpec`` or
-        an ``Explorer`` (``preprocess``, ``labels`` and ``input_size`` as in :func:`~cnnviz_widget.load_model`).
+        an ``Explorer`` (``preprocess``, ``labels`` and ``input_size`` as in :func:`~cnnviz_widget.load_model`;
+        ``views`` as :attr:`views`).
 
         Raises:
             ModelError: ``input_size`` with a ``ModelSpec`` or an ``Explorer``, whose input is already fixed.
@@ -84,10 +94,10 @@ class Session:
             raise ModelError(f"input_size={input_size} applies to an nn.Module or a model name; this "
                              f"{type(model).__name__} already takes {shape} inputs — drop input_size")
         if isinstance(model, Explorer):
-            return cls(model)
+            return cls(model, views)
         spec = model if isinstance(model, ModelSpec) else load_model(
             DEFAULT_MODEL if model is None else model, preprocess=preprocess, labels=labels, input_size=input_size)
-        return cls(Explorer(spec, preprocess=preprocess, labels=labels))
+        return cls(Explorer(spec, preprocess=preprocess, labels=labels), views)
 
     @property
     def channel_order(self) -> str:
@@ -98,6 +108,26 @@ class Session:
         """Use ``explorer`` from now on (the caller shows the image afresh: every cached activation is stale)."""
         self.explorer = explorer
         self._acts.clear()
+        self._defaults.clear()
+
+    def default_view(self, layer: str) -> View:
+        """The view ``layer`` shows where the selection says ``"auto"`` (:attr:`views`, asked once per layer).
+
+        Raises:
+            CNNVizError: :attr:`views` gave something that is not a :class:`~cnnviz_widget.views.View`.
+        """
+        if layer not in self._defaults:
+            view = self.views(self.explorer, layer)
+            if not isinstance(view, View):
+                raise CNNVizError(f"views(explorer, {layer!r}) gave {type(view).__name__}, not a View — return "
+                                "cnnviz_widget.views.View(rule, display, crop)")
+            self._defaults[layer] = view
+        return self._defaults[layer]
+
+    def view(self, layer: str, rule: str, display: str, crop: str) -> View:
+        """What a selection shows on ``layer``: ``rule``, ``display`` and ``crop`` as chosen, ``"auto"`` ones
+        resolved to :meth:`default_view`'s."""
+        return resolve(self.default_view(layer), rule, display, crop)
 
     def set_image(self, image: Image.Image, name: str) -> torch.Tensor:
         """Make ``image`` the current one; returns it as the model's input. Its ``image_id`` is new."""

@@ -5,7 +5,10 @@ The protocol with the front end (``js/src/``):
 
 * **Selection** — synced both ways, set by Python or by a click: ``layer`` (str), ``channel`` (int),
   ``position`` (``"max"`` = the channel's strongest location, ``"map"`` = its whole feature map, or ``[y, x]``),
-  ``rule`` (``"deconvnet"`` / ``"guided"`` / ``"gradient"``), ``sort_by`` (``"channel"`` / ``"strength"``),
+  how the projection is shown — ``rule`` (``"deconvnet"`` / ``"guided"`` / ``"gradient"``), ``display``
+  (``"raw"`` / ``"gray"`` / ``"norm"`` / ``"blurred_norm"``) and ``crop`` (``"field"`` / ``"center"``), each
+  ``"auto"`` by default: the layer's default view by depth (:mod:`.views`) — ``sort_by`` (``"channel"`` /
+  ``"strength"``),
   ``layer_atlas_open`` and ``layer_atlas_page``; ``class_target``, ``class_layer`` and ``class_counterfactual``
   (:mod:`.panels.class_evidence`).
 * **Results** — written by Python only, each by one panel, which documents their formats: ``model_info``,
@@ -36,7 +39,7 @@ from PIL import Image
 from torch import nn
 
 from . import encode
-from .engine import RULES, Exemplars, Explorer, Miner, ModelSpec, load_image
+from .engine import Exemplars, Explorer, Miner, ModelSpec, load_image
 from .engine.experiments.evolution import FeatureEvolution
 from .engine.experiments.invariance import InvarianceCurves
 from .engine.experiments.occlusion import OcclusionMaps
@@ -48,6 +51,7 @@ from .panels.class_evidence import check_class_layer, check_class_target
 from .panels.experiments import ExperimentJob
 from .panels.units import default_name
 from .session import Session, check_channel, check_layer, check_position
+from .views import CROP_CHOICES, DISPLAY_CHOICES, RULE_CHOICES, View, ViewPolicy
 
 __all__ = ["CNNViz"]
 
@@ -58,8 +62,8 @@ _NOT_BUILT = """export default { render({ el }) {
 } };"""
 
 SORTS = ("channel", "strength")
-_KEYWORDS = ("model", "image", "layer", "channel", "position", "rule", "sort_by", "preprocess", "labels", "input_size",
-             "gallery", "exemplars")
+_KEYWORDS = ("model", "image", "layer", "channel", "position", "rule", "display", "crop", "sort_by", "preprocess",
+             "labels", "input_size", "views", "gallery", "exemplars")
 
 
 def _static(name: str, fallback: str) -> Path | str:
@@ -93,13 +97,16 @@ class CNNViz(anywidget.AnyWidget):
         result = w.synthesize()                            # (w.evolution(checkpoints, data)) and activation
                                                            # maximisation
         w.class_target = 281                               # class evidence: Grad-CAM of "tabby" (a top-5 click)
+        w.rule, w.display, w.crop = "deconvnet", "raw", "field"   # the paper's view ("auto": by depth)
 
     Args:
         model: a model name (``"squeezenet1_1"``, the offline default, or a torchvision name), an ``nn.Module``,
             a :class:`~cnnviz_widget.ModelSpec` or an :class:`~cnnviz_widget.Explorer`.
         image: the first image (anything :func:`~cnnviz_widget.load_image` reads); default: the first sample photo.
         layer: the layer shown first (default: the first convolution).
-        channel, position, rule: the unit selected first (see the traits).
+        channel, position: the unit selected first (see the traits).
+        rule, display, crop: how its projection is shown (see the traits); ``"auto"``: the layer's default view,
+            by depth (:class:`~cnnviz_widget.views.DepthViews`).
         preprocess, labels: passed to :func:`~cnnviz_widget.load_model` for an ``nn.Module``.
         input_size: the side of the square input of an ``nn.Module`` given without ``preprocess`` (e.g. 28 for a
             Fashion-MNIST net; default 224), passed to :func:`~cnnviz_widget.load_model`.
@@ -107,6 +114,10 @@ class CNNViz(anywidget.AnyWidget):
             of the demo image pool (:func:`~cnnviz_widget.engine.model.pool.gallery_photos`).
         exemplars: dataset exemplars to show (a cache folder written by ``cnnviz mine``, or a mined result);
             see :meth:`load_exemplars`, and :meth:`mine` to mine them from the widget.
+        views: each layer's default view, ``views(explorer, layer_name) -> View`` (default:
+            :class:`~cnnviz_widget.views.DepthViews`: the defaults the structure measure chose on the default model,
+            generalised by the receptive field's reach; e.g. ``DepthViews(deep_from=0.1)``, or
+            ``lambda explorer, layer: PAPER_VIEW`` for the paper's view everywhere).
 
     Raises:
         TypeError: an unknown keyword (the message lists the valid ones).
@@ -128,7 +139,11 @@ class CNNViz(anywidget.AnyWidget):
     layer = traitlets.Unicode("").tag(sync=True)
     channel = traitlets.Int(0).tag(sync=True)
     position = _Position().tag(sync=True)
-    rule = traitlets.Enum(RULES, default_value="deconvnet").tag(sync=True)
+    #: How the unit card, the top-9 panel and the layer atlas show projections (:mod:`.views`): each ``"auto"`` (the
+    #: layer's default view, by depth) or an explicit choice, which a new layer keeps.
+    rule = traitlets.Enum(RULE_CHOICES, default_value="auto").tag(sync=True)
+    display = traitlets.Enum(DISPLAY_CHOICES, default_value="auto").tag(sync=True)
+    crop = traitlets.Enum(CROP_CHOICES, default_value="auto").tag(sync=True)
     sort_by = traitlets.Enum(SORTS, default_value="channel").tag(sync=True)
     layer_atlas_open = traitlets.Bool(False).tag(sync=True)
     layer_atlas_page = traitlets.Int(0).tag(sync=True)
@@ -174,13 +189,16 @@ class CNNViz(anywidget.AnyWidget):
         layer: str | None = None,
         channel: int = 0,
         position: str | Sequence[int] = "max",
-        rule: str = "deconvnet",
+        rule: str = "auto",
+        display: str = "auto",
+        crop: str = "auto",
         sort_by: str = "channel",
         preprocess: Callable[[Any], torch.Tensor] | None = None,
         labels: Sequence[str] | None = None,
         input_size: int | None = None,
         gallery: Sequence[Any] | None = None,
         exemplars: str | Path | Exemplars | None = None,
+        views: ViewPolicy | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -189,7 +207,7 @@ class CNNViz(anywidget.AnyWidget):
                 f"{', '.join(repr(k) for k in unknown)}; valid keywords: {', '.join(_KEYWORDS)}"
             )
         self._incoming_name: str | None = None
-        self.session = Session.open(model, preprocess=preprocess, labels=labels, input_size=input_size)
+        self.session = Session.open(model, preprocess=preprocess, labels=labels, input_size=input_size, views=views)
         super().__init__()
         units = UnitsPanel(self.session, self, gallery)
         exemplar_panel = ExemplarsPanel(self.session, self)
@@ -209,6 +227,8 @@ class CNNViz(anywidget.AnyWidget):
         self.channel = channel
         self.position = position
         self.rule = rule
+        self.display = display
+        self.crop = crop
         self.sort_by = sort_by
         self.observe(self._changed, names=observed)
         units.ready = True
@@ -228,6 +248,24 @@ class CNNViz(anywidget.AnyWidget):
     def explorer(self) -> Explorer:
         """The engine object behind the widget (for computing what the widget shows, in code)."""
         return self.session.explorer
+
+    @property
+    def views(self) -> ViewPolicy:
+        """What gives each layer's default view (the ``views`` argument; :class:`~cnnviz_widget.views.DepthViews`)."""
+        return self.session.views
+
+    def view_of(self, layer: str | None = None) -> View:
+        """The view the unit card shows on ``layer`` (default: the selected one): ``rule``, ``display`` and ``crop``
+        as selected, each ``"auto"`` resolved to the layer's default.
+
+        Example::
+
+            w.layer = "features.12"
+            w.view_of()          # View(rule='guided', display='gray', crop='center')
+            w.unit["view"]       # the same, with why, as the card says it
+        """
+        name = self.layer if layer is None else check_layer(self.session.explorer, layer)
+        return self.session.view(name, self.rule, self.display, self.crop)
 
     @property
     def timings(self) -> Any:
@@ -289,8 +327,8 @@ class CNNViz(anywidget.AnyWidget):
 
             w.to_html("atlas.html", layers=["features.0", "features.4", "features.7"])
 
-        See :func:`cnnviz_widget.export.export_html` for ``rules``, ``positions``, ``lossless``, ``quality``,
-        ``title`` and ``progress``.
+        See :func:`cnnviz_widget.export.export_html` for ``rules``, ``displays``, ``crops``, ``positions``,
+        ``lossless``, ``quality``, ``title`` and ``progress``.
         """
         from .export import export_html
 

@@ -397,3 +397,22 @@ def test_top9_figure_shows_the_central_part_of_the_field_in_the_chosen_display()
     assert np.array_equal(figure[:, 84:108], patch[12:36, 12:36])
     with pytest.raises(ValueError, match="as many patches as projections"):
         encode.top9_figure([patch], [])
+
+
+def test_exemplar_tiles_in_a_display_and_on_the_central_half():
+    # Two 4×4 exemplars; the central half of a 4-pixel field is its middle 2×2. The projection holds +3 in red and
+    # −3 in blue at (1, 1), +6 in green at (2, 2): gray (the channel mean) is 0 and 2, so on the 2×2 crop its
+    # robust scale is the 99.5th percentile of |0, 0, 0, 2| = 1.97 and (2, 2) is clipped to 255; the norm is √18
+    # and 6, its scale the 99.5th percentile of 0, 0, √18, 6 = √18 + 0.985 · (6 − √18) ≈ 5.97: (2, 2) is clipped
+    # to 255 and (1, 1) shows round(255 · √18 / 5.97).
+    patch = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    p = torch.zeros(3, 4, 4)
+    p[0, 1, 1], p[2, 1, 1], p[1, 2, 2] = 3.0, -3.0, 6.0
+    patches, gray = encode.exemplar_tiles([patch, patch], [p, p], display="gray", fraction=0.5)
+    assert np.array_equal(patches[0], patch[1:3, 1:3]) and patches.shape == (2, 2, 2, 3)
+    assert gray[0, :, :, 0].tolist() == [[128, 128], [128, 255]]
+    _, norm = encode.exemplar_tiles([patch], [p], display="norm", fraction=0.5)
+    scale = np.quantile([0.0, 0.0, np.sqrt(18.0), 6.0], 0.995)
+    assert norm[0, :, :, 0].tolist() == [[round(255 * np.sqrt(18.0) / scale), 0], [0, 255]]
+    _, raw = encode.exemplar_tiles([patch], [p])  # the paper's: colour on the whole field, as before
+    assert np.array_equal(raw[0], encode.projection_pixels(p))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import re
 import sys
@@ -21,6 +22,7 @@ from cnnviz_widget import CNNViz, ImagePreprocess, LayerError, encode, export
 from cnnviz_widget.cli import main as cli_main
 from cnnviz_widget.errors import CNNVizError
 from cnnviz_widget.state.keys import answer_key
+from cnnviz_widget.views import View
 
 PREPROCESS = ImagePreprocess(size=16, resize=None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
@@ -63,22 +65,46 @@ def comparable(state: dict) -> dict:
 
 
 def test_every_saved_card_is_the_card_the_widget_computes(widget, tmp_path):
-    report = widget.to_html(tmp_path / "a.html", rules=["deconvnet", "guided"], positions=["max", "map"],
-                            lossless=True, progress=False)
+    # "auto" resolves per layer (the tiny net's conv "3" sees half the input: guided backprop, gray, central half),
+    # so the saved cards cover both ends of the depth rule, and the blurred display's blur around a crop.
+    views = {"rule": ["auto", "deconvnet"], "display": ["auto", "blurred_norm"], "crop": ["auto", "field"]}
+    report = widget.to_html(tmp_path / "a.html", rules=views["rule"], displays=views["display"], crops=views["crop"],
+                            positions=["max", "map"], lossless=True, progress=False)
     doc = read_document(report.path)
     names = [layer["name"] for layer in widget.layers]
     assert report.layers == names and doc["holds"]["layers"] == names
+    assert (doc["holds"]["rules"], doc["holds"]["displays"], doc["holds"]["crops"]) == tuple(views.values())
     channels = sum(widget.explorer.layer(n).channels for n in names)
-    assert report.units == channels * 4 and len(doc["answers"]["unit"]) == channels * 4
+    assert report.units == channels * 16 and len(doc["answers"]["unit"]) == channels * 16
+    assert widget.view_of("3") == View("guided", "gray", "center")
     for name in names:
         widget.layer = name
         assert comparable(resolve(doc, doc["answers"]["atlas"][name])) == comparable(widget.atlas)
         for channel in range(widget.explorer.layer(name).channels):
-            for rule in ("deconvnet", "guided"):
+            for rule, display, crop in itertools.product(*views.values()):
                 for position in ("max", "map"):
-                    widget.channel, widget.rule, widget.position = channel, rule, position
-                    saved = resolve(doc, doc["answers"]["unit"][answer_key("unit", {"layer": name, "channel": channel, "position": position, "rule": rule})])
-                    assert comparable(saved) == comparable(widget.unit), (name, channel, rule, position)
+                    selection = {"channel": channel, "rule": rule, "display": display, "crop": crop,
+                                 "position": position}
+                    widget.set_state(selection)
+                    saved = resolve(doc, doc["answers"]["unit"][answer_key("unit", {"layer": name, **selection})])
+                    assert comparable(saved) == comparable(widget.unit), (name, selection)
+
+
+def test_saved_top9_panels_are_the_widgets_in_each_saved_view(widget, tmp_path):
+    widget.layer = "3"  # guided backprop, gray, central half by default (its field is half the input)
+    widget.mine([img for _, img in tiny_images()], layers=["3"], k=2, cache_dir=tmp_path / "cache")
+    assert widget.wait_exemplars(60)
+    report = widget.to_html(tmp_path / "t.html", layers=["3"], crops=["auto", "field"], lossless=True, progress=False)
+    doc = read_document(report.path)
+    assert len(doc["answers"]["top9"]) == 6 * 2
+    for crop in ("auto", "field"):
+        for channel in range(6):
+            widget.crop, widget.channel = crop, channel
+            assert widget.wait_exemplars(60)
+            selection = {"layer": "3", "channel": channel, "rule": "auto", "display": "auto", "crop": crop}
+            saved = resolve(doc, doc["answers"]["top9"][answer_key("top9", selection)])
+            assert comparable(saved) == comparable(widget.top9), (crop, channel)
+    assert widget.top9["view"]["crop"] == "field" and saved["view"]["auto"] == ["rule", "display"]
 
 
 def test_silent_units_are_saved_without_computing_their_projection(widget, monkeypatch):
@@ -93,7 +119,7 @@ def test_silent_units_are_saved_without_computing_their_projection(widget, monke
     acts = widget.session.activations("1")
     silent = [c for c in range(4) if float(acts[c].max()) == 0]
     assert 1 in silent
-    states = export._unit_states(widget, "1", list(range(4)), "max", "deconvnet")
+    states = export._unit_states(widget, "1", list(range(4)), "max", "deconvnet", "auto", "auto")
     assert sorted(calls) == [c for c in range(4) if c not in silent]
     for c in silent:
         pixels = np.frombuffer(states[c]["projection"]["data"], np.uint8)
@@ -141,8 +167,12 @@ def test_text_cannot_end_the_script_it_lives_in():
 def test_bad_arguments_name_the_fix(widget, tmp_path, monkeypatch):
     with pytest.raises(LayerError, match="unknown layer 'nope'"):
         widget.to_html(tmp_path / "x.html", layers=["nope"], progress=False)
-    with pytest.raises(ValueError, match="unknown rule 'smooth'; choose among deconvnet, guided, gradient"):
+    with pytest.raises(ValueError, match="unknown rule 'smooth'; choose among auto, deconvnet, guided, gradient"):
         widget.to_html(tmp_path / "x.html", rules=["smooth"], progress=False)
+    with pytest.raises(ValueError, match="unknown display 'sepia'; choose among auto, raw, gray, norm, blurred_norm"):
+        widget.to_html(tmp_path / "x.html", displays=["sepia"], progress=False)
+    with pytest.raises(ValueError, match="unknown crop 'whole'; choose among auto, field, center"):
+        widget.to_html(tmp_path / "x.html", crops=["whole"], progress=False)
     with pytest.raises(ValueError, match="unknown position"):
         widget.to_html(tmp_path / "x.html", positions=["centre"], progress=False)
     monkeypatch.setattr(export, "_STATIC", tmp_path / "nothing")
@@ -158,7 +188,7 @@ def test_the_page_opens_on_an_exported_layer_and_lists_only_those(widget, tmp_pa
     state = doc["state"]
     assert [entry["name"] for entry in state["layers"]] == ["3", "4"]
     assert (state["layer"], state["channel"], state["position"]) == ("3", 0, "max")
-    assert state["unit"] == doc["answers"]["unit"]["3|0|max|deconvnet"]
+    assert state["unit"] == doc["answers"]["unit"]["3|0|max|auto|auto|auto"]
     assert state["busy"] is False and state["error"] == ""
     assert widget.layer == "0", "exporting leaves the widget's selection alone"
 
@@ -205,11 +235,13 @@ def test_a_page_saved_at_a_picked_location_opens_on_a_unit_it_answers(widget, tm
     report = widget.to_html(tmp_path / "picked.html", layers=["0", "3"], progress=False)
     doc = read_document(report.path)
     state = doc["state"]
-    assert (state["layer"], state["channel"], state["position"], state["rule"]) == ("3", 2, "max", "deconvnet")
-    assert doc["holds"] == {"layers": ["0", "3"], "rules": ["deconvnet"], "positions": ["max"], "exemplars": []}
+    assert (state["layer"], state["channel"], state["position"], state["rule"]) == ("3", 2, "max", "auto")
+    assert doc["holds"] == {"layers": ["0", "3"], "rules": ["auto"], "displays": ["auto"], "crops": ["auto"],
+                            "positions": ["max"], "exemplars": []}
     saved = doc["answers"]["unit"]
     opening = resolve(doc, state["unit"])
-    assert opening["request"] == {"image": 1, "layer": "3", "channel": 2, "position": "max", "rule": "deconvnet"}
+    assert opening["request"] == {"image": 1, "layer": "3", "channel": 2, "position": "max", "rule": "auto",
+                                  "display": "auto", "crop": "auto"}
     assert comparable(opening) == comparable(resolve(doc, saved[answer_key("unit", state)]))
     assert all(answer_key("unit", {**state, "channel": c}) in saved for c in range(6))  # its first click answers
     assert not any("1,2" in key for key in saved)  # nothing at the picked location, which the page cannot answer
@@ -230,7 +262,7 @@ def test_a_page_opens_on_a_saved_rule_and_layer(widget, tmp_path):
 def test_saved_unit_cards_say_when_a_unit_is_silent(widget, tmp_path):
     # Channel 1 of the first ReLU is silent on every image (its bias is −100): its saved card says so.
     doc = read_document(widget.to_html(tmp_path / "s.html", layers=["1"], progress=False).path)
-    cards = {c: resolve(doc, doc["answers"]["unit"][f"1|{c}|max|deconvnet"]) for c in range(4)}
+    cards = {c: resolve(doc, doc["answers"]["unit"][f"1|{c}|max|auto|auto|auto"]) for c in range(4)}
     assert cards[1]["silent"] == "everywhere"
     widget.layer = "1"
     for c in (0, 2, 3):

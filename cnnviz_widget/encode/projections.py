@@ -160,21 +160,32 @@ LAYER_ATLAS_TILE = 32
 
 
 def exemplar_tiles(patches: Sequence[np.ndarray], projections: Sequence[torch.Tensor], channel_order: str = "RGB",
-                   max_side: int = TOP9_TILE) -> tuple[np.ndarray, np.ndarray]:
+                   max_side: int = TOP9_TILE, display: str = "raw", fraction: float = 1.0
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """A unit's exemplars as display tiles, ``(patches, projections)``, each ``uint8 [N, h, w, 3]``.
 
     Args:
         patches: the receptive fields as the model saw them (``Exemplar.patch``, ``uint8 [h, w, 3]``, one size).
         projections: the unit projected onto each (``Exemplar.projection``, ``[C, h, w]`` in the model's input
-            space), each centred on gray and normalised on its own (:func:`projection_pixels`), as the paper's
-            Figure 2 shows them.
+            space), each normalised on its own in ``display`` (:func:`projection_display`; ``raw``: centred on
+            gray in colour, as the paper's Figure 2 shows them).
         channel_order: the model's input channel order (projections are shown in RGB).
         max_side: tiles larger than this are shrunk to it (the mean of the pixels each tile pixel covers).
+        display: one of :data:`PROJECTION_DISPLAYS`.
+        fraction: below 1, patch and projection are cut to that central part of the field (:func:`central_box`),
+            as the unit card shows a deep unit (tiles are never widened: a field tile shows the field exactly).
     """
     if len(patches) != len(projections):
         raise ValueError(f"{len(patches)} patches but {len(projections)} projections")
     if not patches:
         return np.zeros((0, 1, 1, 3), np.uint8), np.zeros((0, 1, 1, 3), np.uint8)
-    size = fit_size(*patches[0].shape[:2], max_side)
-    return (np.stack([shrink_tile(np.asarray(p, dtype=np.uint8), size) for p in patches]),
-            np.stack([shrink_tile(projection_pixels(p, channel_order), size) for p in projections]))
+    height, width = patches[0].shape[:2]
+    box = None if fraction >= 1 else central_box((0, 0, height, width), fraction)
+    if box is not None:
+        height, width = box[2] - box[0], box[3] - box[1]
+    size = fit_size(height, width, max_side)
+    shown = [np.asarray(p, dtype=np.uint8) if box is None else np.asarray(p, dtype=np.uint8)[box[0]:box[2], box[1]:box[3]]
+             for p in patches]
+    return (np.stack([shrink_tile(p, size) for p in shown]),
+            np.stack([shrink_tile(projection_display(p, display, channel_order, box=box), size)
+                      for p in projections]))

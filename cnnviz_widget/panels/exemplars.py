@@ -3,24 +3,26 @@
 Its share of the protocol with the front end (``js/src/panels/top9.js``, ``layer-atlas.js``, ``mining-status.js``):
 
 * **Selection** — synced both ways: ``layer_atlas_open`` (bool; the layer atlas is computed only while open) and
-  ``layer_atlas_page`` (int; back to 0 on a new layer), with the widget's ``layer``, ``channel``, ``rule`` and
-  ``sort_by``.
+  ``layer_atlas_page`` (int; back to 0 on a new layer), with the widget's ``layer``, ``channel``, ``rule``,
+  ``display``, ``crop`` and ``sort_by``.
 * **Results** — written by Python only; ``top9`` and ``layer_atlas`` are stamped with the request they answer:
 
   - ``mining``: ``{state, dataset, images, skipped, done, total, k, layers, version, message, entry}``: where the
     exemplars come from; ``{}`` before any. ``state`` is ``"running"``, ``"cancelling"``, ``"complete"``,
     ``"cancelled"`` (a partial result, resumed by mining again), ``"partial"`` (an unfinished cache) or
     ``"failed"``; ``layers`` the mined layers; ``version`` grows with every new (partial) result.
-  - ``top9``: ``{request: {layer, channel, rule}, version, complete, state, message, k, count, cols, tile, box,
-    patches, projections, exemplars: [{rank, value, index, id, label, label_name, position}], stats: {images,
-    fired, firing_rate, dead, class_mix: [[label, name, count], ...]}}``: the selected unit's top-k images.
-    ``patches`` and ``projections`` are PNG sheets of ``count`` tiles of ``tile`` px, ``cols`` a row, strongest
-    first (``box``: the receptive field's size before shrinking). ``state``: ``"ready"``, ``"dead"`` (the unit
+  - ``top9``: ``{request: {layer, channel, rule, display, crop}, version, complete, view, state, message, k, count,
+    cols, tile, box, patches, projections, exemplars: [{rank, value, index, id, label, label_name, position}],
+    stats: {images, fired, firing_rate, dead, class_mix: [[label, name, count], ...]}}``: the selected unit's top-k
+    images, shown as the unit card shows the unit (``view``: the rule, display and crop, the ``"auto"`` ones
+    resolved for the layer, :func:`~cnnviz_widget.views.view_state`). ``patches`` and ``projections`` are PNG
+    sheets of ``count`` tiles of ``tile`` px, ``cols`` a row, strongest first (``box``: the size of what they show
+    — the receptive field or its central half — before shrinking). ``state``: ``"ready"``, ``"dead"`` (the unit
     never fired: no pictures), ``"empty"`` (no image mined yet), ``"not-mined"`` or ``"error"`` (``message`` says
     why); ``{}`` while there are no exemplars.
-  - ``layer_atlas``: ``{request: {layer, page, rule, sort_by}, version, complete, state, message, count, page, pages,
-    page_size, channels, k, tile, box, images, patches, projections, values, stats, stats_columns, top_class}``: one
-    page of the layer's units. Row ``i`` of the PNG sheets holds unit ``channels[i]``'s exemplars, strongest first;
+  - ``layer_atlas``: ``{request: {layer, page, rule, display, crop, sort_by}, version, complete, view, state,
+    message, count, page, pages, page_size, channels, k, tile, box, images, patches, projections, values, stats,
+    stats_columns, top_class}``: one page of the layer's units, shown as ``top9`` is. Row ``i`` of the PNG sheets holds unit ``channels[i]``'s exemplars, strongest first;
     ``values`` is little-endian float32 ``[len(channels), k]`` (NaN: no exemplar), ``stats`` float32 rows of
     ``stats_columns`` (``firing_rate``, ``fired``, ``top``), ``top_class`` the commonest label of each unit's top-k
     (``[name, count]`` or ``None``).
@@ -53,6 +55,7 @@ from ..jobs import Job, JobRunner, Refresh
 from ..session import Session
 from ..state import exemplars as states
 from ..state.exemplars import ExemplarTiles
+from ..views import View
 
 if TYPE_CHECKING:
     from ..widget import CNNViz
@@ -76,7 +79,7 @@ class ExemplarsPanel:
     """
 
     writes = ("top9", "layer_atlas", "mining")
-    observes = ("layer", "channel", "rule", "layer_atlas_open", "layer_atlas_page", "sort_by")
+    observes = ("layer", "channel", "rule", "display", "crop", "layer_atlas_open", "layer_atlas_page", "sort_by")
     commands = ("exemplar", "mining")
 
     def __init__(self, session: Session, host: CNNViz) -> None:
@@ -233,18 +236,19 @@ class ExemplarsPanel:
         host = self.host
         top9 = host.top9
         result = self._exemplars
-        request = {"layer": host.layer, "channel": host.channel, "rule": host.rule}
+        request = self._top9_request()
         if result is None or top9.get("state") != "ready" or top9.get("request") != request:
             return None
-        tiles = self.tiles.get(result, host.layer, [host.channel], host.rule, self.session.channel_order)
+        tiles = self.tiles.get(result, host.layer, [host.channel], self._view(request), self.session.channel_order)
         unit = tiles[host.channel]
-        return unit.projections, unit.patches, f"top-{top9['k']} of {top9['stats']['images']} dataset images"
+        return (unit.projections, unit.patches,
+                f"top-{top9['k']} of {top9['stats']['images']} dataset images · {top9['view']['text']}")
 
     # ------------------------------------------------------------------------------------------ changes
     def on_change(self, name: str, new: Any) -> None:
         if name == "layer":
             self.host.layer_atlas_page = 0
-        if name in ("layer", "channel", "rule"):
+        if name in ("layer", "channel", "rule", "display", "crop"):
             self._poke("top9", "layer_atlas")
         else:
             self._poke("layer_atlas")
@@ -401,17 +405,23 @@ class ExemplarsPanel:
         if request == request_of():
             self.host.set_trait(trait, state)
 
-    def _refresh_top9(self) -> None:
+    def _top9_request(self) -> dict[str, Any]:
         host = self.host
-        self._refresh("top9", lambda: {"layer": host.layer, "channel": host.channel, "rule": host.rule},
-                      lambda result, version, request: states.top9_state(
-                          result, version, request, self.tiles, self.session.channel_order))
+        return {"layer": host.layer, "channel": host.channel, "rule": host.rule, "display": host.display,
+                "crop": host.crop}
+
+    def _view(self, request: dict[str, Any]) -> View:
+        return self.session.view(request["layer"], request["rule"], request["display"], request["crop"])
+
+    def _refresh_top9(self) -> None:
+        self._refresh("top9", self._top9_request, lambda result, version, request: states.top9_state(
+            result, version, request, self.tiles, self.session.channel_order, self._view(request)))
 
     def _refresh_layer_atlas(self) -> None:
         host = self.host
         if not host.layer_atlas_open:
             return
         self._refresh("layer_atlas", lambda: {"layer": host.layer, "page": host.layer_atlas_page, "rule": host.rule,
-                                              "sort_by": host.sort_by},
+                                              "display": host.display, "crop": host.crop, "sort_by": host.sort_by},
                       lambda result, version, request: states.layer_atlas_state(
-                          result, version, request, self.tiles, self.session.channel_order))
+                          result, version, request, self.tiles, self.session.channel_order, self._view(request)))

@@ -268,7 +268,8 @@ class ExperimentsPanel:
             data: the images to search (anything :func:`~cnnviz_widget.engine.exemplars.datasets.open_dataset` reads).
             units: ``[(layer, channel), ...]``; default: the selected unit and the next ones of its layer
                 (:data:`~cnnviz_widget.panels.experiments.EVOLUTION_UNITS` in all).
-            rule: projection rule; default: the widget's.
+            rule: projection rule; default: the one the unit card shows (the widget's ``rule``, or the selected
+                layer's default for ``"auto"``).
             wait: block until done and return the result (default); ``False`` returns an ``ExperimentJob``.
 
         Raises:
@@ -280,7 +281,7 @@ class ExperimentsPanel:
             count = ex.layer(host.layer).channels
             units = [(host.layer, (host.channel + i) % count) for i in range(min(EVOLUTION_UNITS, count))]
         unit_list = [(str(layer), int(channel)) for layer, channel in units]
-        rule = rule or host.rule
+        rule = rule or self.session.view(host.layer, host.rule, "auto", "auto").rule
         dataset = open_dataset(data)
         self.evolution_args = {"checkpoints": checkpoints, "data": dataset, "rule": rule, "batch_size": batch_size}
         request = {"units": [list(u) for u in unit_list], "rule": rule, "dataset": dataset.name}

@@ -7,16 +7,19 @@ card, filters grid, webcam, unit download):
 * **Results** — each a dict that may carry ``bytes`` (binary buffers):
 
   - ``model_info``: ``{name, source, pretrained, input_shape, classes, first_conv}``.
-  - ``layers``: ``[{name, kind, label, shape, stage}, ...]`` in forward order (``stage``: one of the model's
-    stages, which the layer picker lists by default).
+  - ``layers``: ``[{name, kind, label, shape, stage, view}, ...]`` in forward order (``stage``: one of the model's
+    stages, which the layer picker lists by default; ``view``: ``{rule, display, crop}``, what a selection of
+    ``"auto"`` shows there, :mod:`cnnviz_widget.views`).
   - ``picture``: ``{id, name, png, size: [H, W], predictions: [{index, label, probability}, ...]}`` — the image
     as the model sees it; ``id`` increases with every new image.
   - ``atlas``: ``{image, layer, png, count, tile: [h, w], cols, signed, downscale, stats, stats_columns}`` —
     every channel of ``layer`` for picture ``image`` (see :class:`.encode.Atlas`).
-  - ``unit``: ``{request: {image, layer, channel, position, rule}, location, field, crop, map, projection,
-    silent, stats, input_size}`` — the selected unit (``projection`` shows the ``crop`` box of the input, or all
-    of it; ``silent``: ``"here"``, ``"everywhere"`` or ``None``, when and why the projection is empty), stamped
-    with the request it answers.
+  - ``unit``: ``{request: {image, layer, channel, position, rule, display, crop}, location, field, crop, map,
+    projection, view, silent, stats, input_size}`` — the selected unit (``projection`` shows the ``crop`` box of
+    the input, or all of it: the receptive field or its central half; ``view``: ``{rule, display, crop, auto, text,
+    why}``, what the projection shows with the ``"auto"`` parts of the request resolved, and why,
+    :func:`~cnnviz_widget.views.view_state`; ``silent``: ``"here"``, ``"everywhere"`` or ``None``, when and why the
+    projection is empty), stamped with the request it answers.
   - ``filters``: the first convolution's weights (:class:`.encode.FilterSheet`) plus ``layer``.
   - ``gallery``: ``{names, png, tile, cols}`` — thumbnails of the gallery's photos (default: the sample photos and
     composites of the demo image pool, :func:`~cnnviz_widget.engine.model.pool.gallery_photos`).
@@ -67,6 +70,8 @@ __all__ = ["UnitsPanel", "default_name"]
 
 #: Unit cards kept per image (toggling back and forth is instant).
 CACHE_UNITS = 64
+#: Projections kept per image, so another display or crop of a unit is drawn without projecting it again.
+CACHE_PROJECTIONS = 8
 #: What the unit card's picture says of a silent unit (the front end: ``js/src/lib/format.js: silenceText``).
 _SILENT_LINES = {"here": " · silent here (activation 0): the projection is empty",
                  "everywhere": " · silent everywhere on this image: the projection is empty"}
@@ -101,7 +106,7 @@ class UnitsPanel:
     """The panels of the current image and the selected unit (see the module docstring)."""
 
     writes = ("model_info", "layers", "filters", "gallery", "picture", "atlas", "unit", "note")
-    observes = ("layer", "channel", "position", "rule")
+    observes = ("layer", "channel", "position", "rule", "display", "crop")
     commands = ("upload", "sample", "frame", "save_unit")
 
     def __init__(self, session: Session, host: CNNViz, gallery: Sequence[Any] | None) -> None:
@@ -110,6 +115,7 @@ class UnitsPanel:
         self.gallery = load_gallery(gallery)
         self.ready = False  # set once the widget's first selection is in place
         self._units: collections.OrderedDict[UnitRequestKey, dict[str, Any]] = collections.OrderedDict()
+        self._projections: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
         self._atlas_key: tuple[int, str] | None = None
         self._atlas_stats: np.ndarray | None = None
         self._unit_key: UnitRequestKey | None = None
@@ -122,7 +128,7 @@ class UnitsPanel:
         self.session.set_model(explorer)
         self._forget()
         self.host.model_info = model_info_state(explorer)
-        self.host.layers = layers_state(explorer)
+        self.host.layers = layers_state(explorer, self.session.default_view)
         self.host.filters = filters_state(explorer, self.session.channel_order)
 
     def show_image(self, image: Image.Image, name: str) -> None:
@@ -170,7 +176,8 @@ class UnitsPanel:
     def request(self) -> UnitRequestKey:
         """The stamp of the current selection."""
         host = self.host
-        return unit_request(self.session.image_id, host.layer, host.channel, host.position, host.rule)
+        return unit_request(self.session.image_id, host.layer, host.channel, host.position, host.rule, host.display,
+                            host.crop)
 
     def refresh(self, busy: bool = True) -> None:
         """Bring ``atlas`` and ``unit`` up to date with the selection (only what is stale)."""
@@ -210,20 +217,28 @@ class UnitsPanel:
         x = session.require_input()
         fmap = session.activations(request.layer)[request.channel]
         geometry = session.unit_geometry(request.layer, request.channel, request.position)
+        view = session.view(request.layer, request.rule, request.display, request.crop)
         project_start = time.perf_counter()
-        projection = session.explorer.project(x, request.layer, request.channel, position=geometry.location,
-                                              rule=request.rule)
+        key = (request.image, request.layer, request.channel, geometry.location, view.rule)
+        projection = self._projections.get(key)
+        if projection is None:
+            projection = session.explorer.project(x, request.layer, request.channel, position=geometry.location,
+                                                  rule=view.rule)
+            self._projections[key] = projection
+            while len(self._projections) > CACHE_PROJECTIONS:
+                self._projections.popitem(last=False)
         project_ms = (time.perf_counter() - project_start) * 1e3
         stats = self._atlas_stats if self._atlas_key == (request.image, request.layer) else None
-        state = unit_state(request, fmap, geometry, projection, session.channel_order, x.shape[1:],
+        state = unit_state(request, fmap, geometry, projection, session.channel_order, x.shape[1:], view,
                            stats_row=stats[request.channel] if stats is not None else None)
         session.timings.append({"kind": "unit", "layer": request.layer, "channel": request.channel,
-                                "position": state["location"], "rule": request.rule, "project_ms": project_ms,
+                                "position": state["location"], "rule": view.rule, "project_ms": project_ms,
                                 "ms": (time.perf_counter() - start) * 1e3})
         return state
 
     def _forget(self) -> None:
         self._units.clear()
+        self._projections.clear()
         self._atlas_key = self._unit_key = None
         self._atlas_stats = None
 
@@ -242,7 +257,10 @@ class UnitsPanel:
                  else "over its whole map")
         value = f" · value there {stats['value']:.3g}" if stats.get("value") is not None else ""
         silent = _SILENT_LINES.get(unit.get("silent"), "")
-        lines = [f"{request['rule']} projection {where}{value}{silent}",
+        view = unit["view"]
+        paper = "" if view["rule"] == "deconvnet" else "; deconvnet is the paper's rule"
+        lines = [f"{view['text']}: {view['why']}{paper}",  # the card's font has no dash
+                 f"projection {where}{value}{silent}",
                  f"max {stats['max']:.3g} · mean {stats['mean']:.3g} · active {100 * stats['fraction_active']:.3g}%"
                  f" · image: {picture.get('name', '')}"]
         if top9 is not None:
@@ -254,6 +272,8 @@ class UnitsPanel:
             picture=session.explorer.to_pixels(session.x), field=unit.get("field"), crop=unit.get("crop"),
             activation=unit["map"],
             projection=np.frombuffer(bytes(projection["data"]), np.uint8).reshape(height, width, 3),
+            captions=("input · receptive field", "activation map", "projection",
+                      "image patch · central half" if unit.get("crop") and view["crop"] == "center" else "image patch"),
             top9=top9[:2] if top9 is not None else None)
 
     def file_name(self) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 from .. import encode
 from ..engine import Exemplars, Miner
 from ..errors import CNNVizError
+from ..views import CENTER_FRACTION, View, view_state
 
 __all__ = ["LAYER_ATLAS_PAGE", "ExemplarTiles", "Tiles", "error_state", "layer_atlas_state", "mined_info_state",
            "mining_progress_state", "top9_state"]
@@ -35,7 +36,7 @@ class Tiles:
     """One unit's exemplars encoded for display: for the top-9 panel and (smaller) for the layer atlas.
 
     Attributes:
-        box: the receptive field's size ``(h, w)`` before shrinking.
+        box: the size ``(h, w)`` of what the tiles show (the receptive field, or its central half) before shrinking.
         patches, projections: ``uint8 [k, h, w, 3]`` tiles of :data:`~cnnviz_widget.encode.TOP9_TILE` px.
         small_patches, small_projections: the same at :data:`~cnnviz_widget.encode.LAYER_ATLAS_TILE` px.
     """
@@ -61,26 +62,30 @@ class ExemplarTiles:
         self._tiles: collections.OrderedDict[tuple, Tiles] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, result: Exemplars, layer: str, channels: Sequence[int], rule: str,
+    def get(self, result: Exemplars, layer: str, channels: Sequence[int], view: View,
             channel_order: str) -> dict[int, Tiles]:
-        """Tiles of ``channels`` (units with exemplars) of ``layer``, projected with ``rule``."""
+        """Tiles of ``channels`` (units with exemplars) of ``layer``, shown in ``view`` (its rule, display and crop,
+        as the unit card shows a unit)."""
         with self._lock:
-            return self._get(result, layer, channels, rule, channel_order)
+            return self._get(result, layer, channels, view, channel_order)
 
-    def _get(self, result: Exemplars, layer: str, channels: Sequence[int], rule: str,
+    def _get(self, result: Exemplars, layer: str, channels: Sequence[int], view: View,
              channel_order: str) -> dict[int, Tiles]:
         source = (result.key["model"], result.key["dataset"])
-        keys = {c: (*source, layer, c, rule, tuple((e.index, e.position) for e in result.top(layer, c)))
+        keys = {c: (*source, layer, c, view, tuple((e.index, e.position) for e in result.top(layer, c)))
                 for c in channels}
         todo = [c for c, key in keys.items() if key not in self._tiles]
         if todo:
-            computed = result.atlas(layer, todo, rule=rule)
+            computed = result.atlas(layer, todo, rule=view.rule)
+            fraction = CENTER_FRACTION if view.crop == "center" else 1.0
             for c in todo:
                 patches = [e.patch for e in computed[c]]
                 projections = [e.projection for e in computed[c]]
-                big = encode.exemplar_tiles(patches, projections, channel_order, encode.TOP9_TILE)
-                small = encode.exemplar_tiles(patches, projections, channel_order, encode.LAYER_ATLAS_TILE)
-                self._tiles[keys[c]] = Tiles(tuple(patches[0].shape[:2]), *big, *small)
+                big = encode.exemplar_tiles(patches, projections, channel_order, encode.TOP9_TILE, view.display,
+                                            fraction)
+                small = encode.exemplar_tiles(patches, projections, channel_order, encode.LAYER_ATLAS_TILE,
+                                              view.display, fraction)
+                self._tiles[keys[c]] = Tiles(_shown_size(patches[0].shape[:2], fraction), *big, *small)
         out = {}
         for c, key in keys.items():
             self._tiles.move_to_end(key)
@@ -88,6 +93,13 @@ class ExemplarTiles:
         while len(self._tiles) > len(out) and sum(t.nbytes for t in self._tiles.values()) > self.max_bytes:
             self._tiles.popitem(last=False)
         return out
+
+
+def _shown_size(field: Sequence[int], fraction: float) -> tuple[int, int]:
+    """The size of what an exemplar tile shows of a field of size ``field``, before shrinking
+    (:func:`~cnnviz_widget.encode.exemplar_tiles`)."""
+    top, left, bottom, right = encode.central_box((0, 0, *(int(v) for v in field)), fraction)
+    return bottom - top, right - left
 
 
 def _sheet(tiles: np.ndarray, cols: int) -> bytes:
@@ -100,12 +112,18 @@ def _not_mined(base: dict[str, Any], result: Exemplars, layer: str) -> dict[str,
             f"with w.mine(layers=[{layer!r}, ...])"}
 
 
+def _view(view: View, request: dict[str, Any]) -> dict[str, Any]:
+    return view_state(view, request["rule"], request["display"], request["crop"])
+
+
 def top9_state(result: Exemplars, version: int, request: dict[str, Any], tiles: ExemplarTiles,
-               channel_order: str) -> dict[str, Any]:
-    """``top9``: the top-k exemplars of unit ``request["channel"]`` of ``request["layer"]``, projected with
-    ``request["rule"]``; ``version`` is the result's number in the widget (it grows with every new result)."""
-    layer, channel, rule = request["layer"], request["channel"], request["rule"]
-    base = {"request": request, "version": version, "complete": result.complete, "k": result.k}
+               channel_order: str, view: View) -> dict[str, Any]:
+    """``top9``: the top-k exemplars of unit ``request["channel"]`` of ``request["layer"]``, shown in ``view`` (the
+    request's ``rule``, ``display`` and ``crop`` with their ``"auto"`` parts resolved); ``version`` is the result's
+    number in the widget (it grows with every new result)."""
+    layer, channel = request["layer"], request["channel"]
+    base = {"request": request, "version": version, "complete": result.complete, "k": result.k,
+            "view": _view(view, request)}
     if layer not in result.layer_names:
         return _not_mined(base, result, layer)
     top = result.top(layer, channel)
@@ -121,20 +139,21 @@ def top9_state(result: Exemplars, version: int, request: dict[str, Any], tiles: 
                   "class_mix": [list(m) for m in result.class_mix(layer, channel)]},
     }
     if state["state"] == "ready":
-        unit = tiles.get(result, layer, [channel], rule, channel_order)[channel]
+        unit = tiles.get(result, layer, [channel], view, channel_order)[channel]
         state.update(tile=list(unit.patches.shape[1:3]), box=list(unit.box),
                      patches=_sheet(unit.patches, state["cols"]), projections=_sheet(unit.projections, state["cols"]))
     return state
 
 
 def layer_atlas_state(result: Exemplars, version: int, request: dict[str, Any], tiles: ExemplarTiles,
-                      channel_order: str, page_size: int | None = None) -> dict[str, Any]:
+                      channel_order: str, view: View, page_size: int | None = None) -> dict[str, Any]:
     """``layer_atlas``: page ``request["page"]`` of ``request["layer"]``'s units in ``request["sort_by"]`` order
-    (``"channel"`` or ``"strength"``), each with its top-k exemplars projected with ``request["rule"]``;
+    (``"channel"`` or ``"strength"``), each with its top-k exemplars shown in ``view`` (as :func:`top9_state`);
     ``page_size`` units a page (default :data:`LAYER_ATLAS_PAGE`)."""
     page_size = LAYER_ATLAS_PAGE if page_size is None else page_size
-    layer, rule = request["layer"], request["rule"]
-    base = {"request": request, "version": version, "complete": result.complete, "k": result.k}
+    layer = request["layer"]
+    base = {"request": request, "version": version, "complete": result.complete, "k": result.k,
+            "view": _view(view, request)}
     if layer not in result.layer_names:
         return _not_mined(base, result, layer)
     table = result.table(layer)
@@ -150,7 +169,7 @@ def layer_atlas_state(result: Exemplars, version: int, request: dict[str, Any], 
     page = min(max(int(request["page"]), 0), pages - 1)
     channels = order[page * page_size:(page + 1) * page_size]
     live = [c for c in channels if counts[c] > 0 and not stats.dead[c]]
-    encoded = tiles.get(result, layer, live, rule, channel_order)
+    encoded = tiles.get(result, layer, live, view, channel_order)
     sample = next(iter(encoded.values()), None)
     tile = sample.small_patches.shape[1:3] if sample is not None else (1, 1)
     patches = np.zeros((len(channels), k, *tile, 3), np.uint8)

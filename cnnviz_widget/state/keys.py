@@ -18,9 +18,10 @@ __all__ = ["ANSWER_KEYS", "answer_key", "field_text"]
 #: that must be true for the trait to be asked for at all (``when``).
 ANSWER_KEYS: dict[str, dict[str, Any]] = {
     "atlas": {"fields": ["layer"]},
-    "unit": {"fields": ["layer", "channel", "position", "rule"]},
-    "top9": {"fields": ["layer", "channel", "rule"]},
-    "layer_atlas": {"fields": ["layer", "layer_atlas_page", "rule", "sort_by"], "when": "layer_atlas_open"},
+    "unit": {"fields": ["layer", "channel", "position", "rule", "display", "crop"]},
+    "top9": {"fields": ["layer", "channel", "rule", "display", "crop"]},
+    "layer_atlas": {"fields": ["layer", "layer_atlas_page", "rule", "display", "crop", "sort_by"],
+                    "when": "layer_atlas_open"},
     "synthesis_result": {"fields": ["layer", "channel"]},
     # No "when": class 0 is a class. With no class chosen the key starts with "|", under which nothing is saved.
     "class_evidence": {"fields": ["class_target", "class_layer", "class_counterfactual"]},
@@ -46,8 +47,9 @@ def answer_key(trait: str, state: Mapping[str, Any]) -> str | None:
 
     Example::
 
-        answer_key("unit", {"layer": "features.3", "channel": 5, "position": [2, 7], "rule": "guided"})
-        # 'features.3|5|2,7|guided'
+        answer_key("unit", {"layer": "features.3", "channel": 5, "position": [2, 7], "rule": "guided",
+                            "display": "auto", "crop": "auto"})
+        # 'features.3|5|2,7|guided|auto|auto'
     """
     spec = ANSWER_KEYS[trait]
     when = spec.get("when")

@@ -6,11 +6,15 @@
 import { clampText } from "./lib/format.js";
 
 /**
- * @typedef {{image: number|null, layer: string, channel: number, position: string|number[], rule: string}} Selection
+ * @typedef {{image: number|null, layer: string, channel: number, position: string|number[], rule: string,
+ *   display: string, crop: string}} Selection
  */
 
+/** How a projection is shown: each "auto" (the layer's default view, `layers[].view`) or an explicit choice. */
+export const VIEW_TRAITS = ["rule", "display", "crop"];
+
 /** The traits of a selection that `selectionChanges` keeps consistent (the image is the `picture`'s). */
-export const SELECTION_TRAITS = ["layer", "channel", "position", "rule"];
+export const SELECTION_TRAITS = ["layer", "channel", "position", ...VIEW_TRAITS];
 
 /**
  * The current selection, read from a model (anything with `get`).
@@ -24,7 +28,20 @@ export function selectionOf(model) {
     channel: model.get("channel"),
     position: model.get("position"),
     rule: model.get("rule"),
+    display: model.get("display"),
+    crop: model.get("crop"),
   };
+}
+
+/**
+ * What "auto" shows on `layer`: its default view `{rule, display, crop}` from the `layers` trait (null: unknown).
+ * An explicit choice of the selection stays when the layer changes; only "auto" follows the layer.
+ * @param {{get: (key: string) => any}} model
+ * @param {string} layer
+ * @returns {{rule: string, display: string, crop: string}|null}
+ */
+export function defaultView(model, layer) {
+  return (model.get("layers") ?? []).find((l) => l.name === layer)?.view ?? null;
 }
 
 /** @param {any} a @param {any} b */
@@ -60,7 +77,7 @@ export function selectionChanges(model, changes) {
     if (changes.channel != null) out.channel = changes.channel;
     if (changes.position != null) out.position = changes.position;
   }
-  if (changes.rule != null) out.rule = changes.rule;
+  for (const key of VIEW_TRAITS) if (changes[key] != null) out[key] = changes[key];
   for (const key of Object.keys(out)) {
     const same = key === "position" ? samePosition(out[key], model.get(key))
       : key === "note" ? sameNote(out[key], model.get(key)) : out[key] === model.get(key);
@@ -87,16 +104,18 @@ export function noteText(model) {
 }
 
 /**
- * Whether the page can answer `value` of a selection field ("rule" or "position"): always in the live widget (no
- * `holds`); on a saved page only what it holds (static-model.js) — a position picked on the map ([y, x]) never.
- * @param {{rules?: string[], positions?: string[]}|null|undefined} holds  `model.get("holds")`
- * @param {"rule"|"position"} field
+ * Whether the page can answer `value` of a selection field ("rule", "display", "crop" or "position"): always in the
+ * live widget (no `holds`); on a saved page only what it holds (static-model.js) — a position picked on the map
+ * ([y, x]) never.
+ * @param {{rules?: string[], displays?: string[], crops?: string[], positions?: string[]}|null|undefined} holds
+ *   `model.get("holds")`
+ * @param {"rule"|"display"|"crop"|"position"} field
  * @param {any} value
  */
 export function offered(holds, field, value) {
   if (!holds) return true;
-  if (field === "rule") return (holds.rules ?? []).includes(value);
-  return !Array.isArray(value) && (holds.positions ?? ["max"]).includes(value);
+  if (field === "position") return !Array.isArray(value) && (holds.positions ?? ["max"]).includes(value);
+  return (holds[`${field}s`] ?? []).includes(value);
 }
 
 /**
@@ -106,7 +125,16 @@ export function offered(holds, field, value) {
 export function requestKey(s) {
   if (!s) return "";
   const position = Array.isArray(s.position) ? s.position.join(",") : s.position;
-  return `${s.image}|${s.layer}|${s.channel}|${position}|${s.rule}`;
+  return `${s.image}|${s.layer}|${s.channel}|${position}|${s.rule}|${s.display}|${s.crop}`;
+}
+
+/**
+ * Whether a stamp shows the selection's rule, display and crop (as selected: "auto" answers "auto" only).
+ * @param {{rule?: string, display?: string, crop?: string}} request
+ * @param {{rule?: string, display?: string, crop?: string}} selection
+ */
+function sameView(request, selection) {
+  return VIEW_TRAITS.every((key) => request[key] === selection[key]);
 }
 
 // -------------------------------------------------------------------------- stamps: which result answers the selection
@@ -117,7 +145,7 @@ export function requestKey(s) {
  */
 export function unitAnswers(request, selection) {
   return !!request && request.image === selection.image && request.layer === selection.layer
-    && request.channel === selection.channel && request.rule === selection.rule
+    && request.channel === selection.channel && sameView(request, selection)
     && samePosition(request.position, selection.position);
 }
 
@@ -146,24 +174,25 @@ export function pending(model) {
 }
 
 /**
- * Whether a top-9 answer's stamp (`top9.request`) answers `selection`: it depends on the unit and the rule, not on
- * the image or the position.
- * @param {{layer?: string, channel?: number, rule?: string}|null|undefined} request
+ * Whether a top-9 answer's stamp (`top9.request`) answers `selection`: it depends on the unit and how projections
+ * are shown (rule, display, crop), not on the image or the position.
+ * @param {{layer?: string, channel?: number, rule?: string, display?: string, crop?: string}|null|undefined} request
  * @param {Selection} selection
  */
 export function top9Answers(request, selection) {
   return !!request && request.layer === selection.layer && request.channel === selection.channel
-    && request.rule === selection.rule;
+    && sameView(request, selection);
 }
 
 /**
- * Whether a layer-atlas page's stamp (`layer_atlas.request`) answers the current layer, page, rule and order.
- * @param {{layer?: string, page?: number, rule?: string, sort_by?: string}|null|undefined} request
+ * Whether a layer-atlas page's stamp (`layer_atlas.request`) answers the current layer, page, view and order.
+ * @param {{layer?: string, page?: number, rule?: string, display?: string, crop?: string,
+ *   sort_by?: string}|null|undefined} request
  * @param {{get: (key: string) => any}} model
  */
 export function layerAtlasAnswers(request, model) {
   return !!request && request.layer === model.get("layer") && request.page === model.get("layer_atlas_page")
-    && request.rule === model.get("rule") && request.sort_by === model.get("sort_by");
+    && sameView(request, selectionOf(model)) && request.sort_by === model.get("sort_by");
 }
 
 /**

@@ -10,38 +10,53 @@
 // none and is read with FORMAT_1_KEYS. Values refer to binary data as {"$b": i} (bytes, delivered as a DataView as
 // ipywidgets does) or {"$img": i, shape, channels} (an uncompressed picture of encode.raw saved as PNG/WebP, decoded
 // back into {shape, channels, data}).
+import { CROP_CHOICES, DISPLAY_CHOICES, RULE_CHOICES } from "./lib/views.js";
 import { answerKeys, fieldText, FORMAT_1_KEYS, keyTraits, SELECTION_TRAITS } from "./protocol.js";
 
 /** Answers without which the selection cannot be shown (the others fall back to "nothing to show"). */
 const REQUIRED = new Set(["atlas", "unit"]);
 
+/** How many values each view trait can take ("auto" and the explicit ones: lib/views.js). */
+const VIEW_CHOICES = { rules: RULE_CHOICES.length, displays: DISPLAY_CHOICES.length, crops: CROP_CHOICES.length };
+
 /**
  * What the page holds, in words (for the banner when a selection is refused).
- * @param {{rules?: string[], positions?: string[]}} holds
+ * @param {{rules?: string[], displays?: string[], crops?: string[], positions?: string[]}} holds
  */
 export function holdsText(holds) {
   const rules = (holds?.rules ?? []).join(" / ") || "no";
+  const views = holds?.displays ? ` (display ${holds.displays.join(" / ")}, crop ${(holds.crops ?? []).join(" / ")})`
+    : ""; // a page saved before displays and crops were choices
   const where = (holds?.positions ?? ["max"]).map((p) => (p === "max" ? "its strongest location" : "its whole map"));
-  return `This saved page holds ${rules} projections of each unit at ${where.join(" and at ")}`;
+  return `This saved page holds ${rules} projections${views} of each unit at ${where.join(" and at ")}`;
 }
 
 /**
  * What a visitor can click on the page, and what needs the live widget (the line above the saved widget).
- * @param {{layers?: string[], rules?: string[], positions?: string[]}} holds
+ * @param {{layers?: string[], rules?: string[], displays?: string[], crops?: string[], positions?: string[]}} holds
  */
 export function offersText(holds) {
   const rules = holds?.rules ?? [];
   const positions = holds?.positions ?? ["max"];
   const can = ["units"];
   if ((holds?.layers ?? []).length > 1) can.push("layers");
-  if (rules.length > 1) can.push(`rules (${rules.join(" / ")})`);
+  for (const [field, name] of [["rules", "rules"], ["displays", "displays"], ["crops", "crops"]]) {
+    const values = holds?.[field] ?? [];
+    if (values.length > 1) can.push(`${name} (${values.join(" / ")})`);
+  }
   if (positions.length > 1) can.push("strongest location / whole map");
   const cannot = [];
-  if (rules.length < 3) cannot.push("other rules");
+  const missing = Object.keys(VIEW_CHOICES).filter((field) => (field === "rules" || holds?.[field])
+    && (holds?.[field] ?? []).length < VIEW_CHOICES[field]);
+  if (missing.length) cannot.push(`other ${list(missing)}`);
   if (!positions.includes("map")) cannot.push("whole maps");
   cannot.push("picked locations", "new images");
-  const list = (items) => (items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : items[0]);
   return `Saved without Python: click ${list(can)}; ${list(cannot)} need the live widget.`;
+}
+
+/** @param {string[]} items "a", "a and b", "a, b and c" */
+function list(items) {
+  return items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : items[0];
 }
 
 /** @param {string} text base64 */
@@ -236,7 +251,8 @@ export class StaticModel {
       else if (key != null) found[trait] = Promise.resolve({});
     }
     if (missing.length) {
-      const asked = `layer ${this.state.layer} channel ${this.state.channel} (${this.state.rule}, position `
+      const view = [this.state.rule, this.state.display, this.state.crop].filter((v) => v != null).join(" · ");
+      const asked = `layer ${this.state.layer} channel ${this.state.channel} (${view}, position `
         + `${fieldText(this.state.position)})`;
       const layerMissing = missing.includes("atlas");
       const text = layerMissing

@@ -85,7 +85,7 @@ def wait_top9(page, key: str, state: str = "ready") -> None:
 # ------------------------------------------------------------------------------------------------- top-9
 def test_top9_shows_projections_beside_patches_with_values_and_labels(harness, widget, page):
     harness.mount(mined(widget))
-    wait_top9(page, "0|0|deconvnet")
+    wait_top9(page, "0|0|auto|auto|auto")
     top9 = widget.top9
     assert page.locator(f"{TOP9} [data-testid=top9-projection]").count() == 9
     assert page.locator(f"{TOP9} .cnnviz-top9-cell--empty").count() == 0
@@ -107,14 +107,14 @@ def test_top9_shows_projections_beside_patches_with_values_and_labels(harness, w
 
 def test_click_on_an_exemplar_opens_its_image_at_its_position(harness, widget, page):
     harness.mount(mined(widget))
-    wait_top9(page, "0|0|deconvnet")
+    wait_top9(page, "0|0|auto|auto|auto")
     exemplar = widget.top9["exemplars"][2]
     page.click(f"{TOP9} [data-testid=top9-patch][data-rank='2']")
     drained = settle(harness)
     assert drained["sent"] == [{"content": {"type": "exemplar", "layer": "0", "channel": 0,
                                             "index": exemplar["index"]}, "buffers": []}]
     assert (widget.picture["name"], widget.position) == (exemplar["id"], exemplar["position"])
-    key = f"{widget.picture['id']}|0|0|{','.join(map(str, exemplar['position']))}|deconvnet"
+    key = f"{widget.picture['id']}|0|0|{','.join(map(str, exemplar['position']))}|auto|auto|auto"
     page.wait_for_function("k => document.querySelector('[data-testid=projection]').dataset.request === k", arg=key)
     assert page.inner_text("[data-testid=image-name]") == exemplar["id"]
     assert float(widget.unit["stats"]["value"]) == pytest.approx(exemplar["value"], rel=1e-5)
@@ -128,20 +128,20 @@ def test_stale_top9_answers_are_dropped(harness, widget, page):
     widget.channel = 0
     widget.wait_exemplars()
     harness.mount(widget)
-    wait_top9(page, "0|0|deconvnet")
+    wait_top9(page, "0|0|auto|auto|auto")
     page.click("[data-view='0'] [data-testid=unit-tile][data-channel='2']")
     drained = harness.drain()
     assert drained["saved"] == [{"channel": 2}]
     page.wait_for_function(f"document.querySelector(\"{TOP9}\").dataset.state === 'pending'")
     harness.push({"top9": to_js(stale)})  # the answer to an earlier click arrives late: not painted
     page.wait_for_timeout(150)
-    assert page.get_attribute(TOP9, "data-request") == "0|0|deconvnet"
+    assert page.get_attribute(TOP9, "data-request") == "0|0|auto|auto|auto"
     assert page.get_attribute(TOP9, "data-state") == "pending"
     assert "cnnviz-stale" in page.get_attribute(TOP9, "class")
     harness.answer(drained)
     widget.wait_exemplars()
     harness.push()
-    wait_top9(page, "0|2|deconvnet")
+    wait_top9(page, "0|2|auto|auto|auto")
     assert "cnnviz-stale" not in page.get_attribute(TOP9, "class")
 
 
@@ -150,10 +150,14 @@ def test_the_rule_toggle_applies_to_the_top9_projections(harness, widget, page):
     widget.layer = "3"  # after a ReLU and a max-pool the rules differ
     widget.wait_exemplars()
     harness.mount(widget)
-    wait_top9(page, "3|0|deconvnet")
-    page.click("[data-testid=rule-toggle] [data-value=guided]")
-    assert settle(harness)["saved"] == [{"rule": "guided"}]
-    wait_top9(page, "3|0|guided")
+    wait_top9(page, "3|0|auto|auto|auto")
+    caption = f"{TOP9} [data-testid=top9-projections-caption]"
+    assert page.inner_text(caption) == "projections · guided backprop · gray · central half"  # this layer's view
+    assert page.inner_text(f"{TOP9} .cnnviz-subtitle") == "Top-9 exemplars · central half of the receptive field 4×4 px"
+    page.click("[data-testid=rule-toggle] [data-value=deconvnet]")
+    assert settle(harness)["saved"] == [{"rule": "deconvnet"}]
+    wait_top9(page, "3|0|deconvnet|auto|auto")
+    assert page.inner_text(caption) == "projections · deconvnet · gray · central half"
     top9 = widget.top9
     painted = canvas_rgb(page, f"{TOP9} [data-testid=top9-projection][data-rank='0'] canvas")
     assert np.array_equal(painted, tile(top9["projections"], 0, 3, top9["tile"]))
@@ -161,13 +165,13 @@ def test_the_rule_toggle_applies_to_the_top9_projections(harness, widget, page):
 
 def test_fewer_than_nine_images_and_a_dead_unit(harness, widget, page):
     harness.mount(mined(widget, n=4))
-    wait_top9(page, "0|0|deconvnet")
+    wait_top9(page, "0|0|auto|auto|auto")
     assert page.locator(f"{TOP9} [data-testid=top9-patch]:not(.cnnviz-top9-cell--empty)").count() == 4
     assert page.locator(f"{TOP9} [data-testid=top9-patch].cnnviz-top9-cell--empty").count() == 5
     assert page.inner_text(f"{TOP9} [data-testid=top9-message]") == "only 4 of 9: the dataset has 4 images so far"
     page.click("[data-view='0'] [data-testid=unit-tile][data-channel='3']")
     settle(harness)
-    wait_top9(page, "0|3|deconvnet", state="dead")
+    wait_top9(page, "0|3|auto|auto|auto", state="dead")
     assert page.inner_text(f"{TOP9} [data-testid=top9-summary]") == "dead: fired on none of the 4 images mined"
     assert page.locator(f"{TOP9} .cnnviz-top9-grids").is_hidden()
     jupyter_driver.screenshot(page, "harness-top9-dead")
@@ -202,7 +206,7 @@ def test_layer_atlas_pages_and_opens_a_units_card(harness, widget, page, monkeyp
     page.click(f"{atlas} [data-testid=layer-atlas-next]")
     assert settle(harness)["saved"] == [{"layer_atlas_page": 1}]
     page.wait_for_function("s => document.querySelector(s + ' [data-testid=layer-atlas-grid]').dataset.request"
-                           " === '3|1|deconvnet|channel'", arg=atlas)
+                           " === '3|1|auto|auto|auto|channel'", arg=atlas)
     assert [units.nth(i).get_attribute("data-channel") for i in range(units.count())] == ["4", "5"]
     assert page.inner_text(f"{atlas} [data-testid=layer-atlas-page]") == "units 5–6 of 6 · page 2 of 2"
     assert page.locator(f"{atlas} [data-testid=layer-atlas-next]").is_disabled()
@@ -213,7 +217,7 @@ def test_layer_atlas_pages_and_opens_a_units_card(harness, widget, page, monkeyp
                            " === '3 · channel 5'")
     assert "cnnviz-tile--selected" in page.get_attribute(f"{atlas} [data-testid=atlas-unit][data-channel='5']",
                                                          "class")
-    wait_top9(page, "3|5|deconvnet")
+    wait_top9(page, "3|5|auto|auto|auto")
     jupyter_driver.screenshot(page, "harness-layer-atlas")
 
 
@@ -249,7 +253,7 @@ def test_progress_bar_partial_results_and_cancel(harness, widget, page, monkeypa
     assert page.get_attribute("[data-testid=mining]", "data-state") == "running"
     assert page.evaluate("document.querySelector('[data-testid=mining-progress]').max") == 60
     assert page.inner_text("[data-testid=mining-text]").startswith("mining Photos (60 items): ")
-    wait_top9(page, "0|0|deconvnet")  # partial results fill the panel while the pass goes on
+    wait_top9(page, "0|0|auto|auto|auto")  # partial results fill the panel while the pass goes on
     assert page.inner_text(f"{TOP9} [data-testid=top9-summary]").endswith("partial (mining goes on)")
 
     page.click("[data-testid=mining-cancel]")

@@ -11,7 +11,7 @@ import jupyter_driver
 import numpy as np
 import pytest
 import torch
-from harness_bridge import TINY_LABELS, to_js
+from harness_bridge import TINY_LABELS, canvas_rgb, to_js
 from PIL import Image
 
 from cnnviz_widget import encode
@@ -41,7 +41,7 @@ def wait_painted(page, key: str, view: int = 0) -> None:
 def key(widget) -> str:
     r = widget.unit["request"]
     position = ",".join(map(str, r["position"])) if isinstance(r["position"], list) else r["position"]
-    return f"{r['image']}|{r['layer']}|{r['channel']}|{position}|{r['rule']}"
+    return f"{r['image']}|{r['layer']}|{r['channel']}|{position}|{r['rule']}|{r['display']}|{r['crop']}"
 
 
 def busy_state(page, view: int = 0) -> str:
@@ -132,14 +132,14 @@ def test_a_layer_without_the_channel_moves_it_and_says_so(harness, tiny_widget, 
     note = {"layer": "7", "channel": 2, "text": "channel 5 → 2: 7 has 3 channels"}
     assert harness.answer()["saved"] == [{"layer": "7", "channel": 2, "note": note}]
     assert (tiny_widget.layer, tiny_widget.channel, tiny_widget.note) == ("7", 2, note)  # the kernel keeps it
-    wait_painted(page, "1|7|2|max|deconvnet")
+    wait_painted(page, "1|7|2|max|auto|auto|auto")
     assert page.inner_text("[data-testid=selection-note]") == "channel 5 → 2: 7 has 3 channels"
     page.click(tile(1))  # another unit: the note was about channel 2
     harness.answer()
     assert page.locator("[data-testid=selection-note]").is_hidden()
     page.select_option("[data-testid=layer-select]", "3")  # has channel 1: kept, the note cleared
     assert harness.answer()["saved"] == [{"layer": "3", "note": {}}]
-    wait_painted(page, "1|3|1|max|deconvnet")
+    wait_painted(page, "1|3|1|max|auto|auto|auto")
     assert page.locator("[data-testid=selection-note]").is_hidden()
 
 
@@ -165,7 +165,7 @@ def test_click_on_a_tile_sends_the_selection_and_paints_the_answer(harness, tiny
     assert busy_state(page) == "busy"  # waiting for the kernel's answer
     drained = harness.answer()
     assert drained["saved"] == [{"channel": 2}] and tiny_widget.channel == 2
-    wait_painted(page, "1|0|2|max|deconvnet")
+    wait_painted(page, "1|0|2|max|auto|auto|auto")
     assert page.inner_text("[data-testid=unit-card] .cnnviz-panel-title") == "0 · channel 2"
     assert page.get_attribute(tile(2), "aria-selected") == "true"
     assert busy_state(page) == "idle"
@@ -198,13 +198,83 @@ def test_rule_and_position_toggles(harness, tiny_widget, page):
 
     page.click("[data-testid=position-toggle] [data-value=map]")
     assert harness.answer()["saved"] == [{"position": "map"}]
-    wait_painted(page, "1|4|0|map|gradient")
+    wait_painted(page, "1|4|0|map|gradient|auto|auto")
     assert page.locator("[data-testid=rf-box]").is_hidden()
     box = page.locator("[data-testid=activation-map]").bounding_box()  # the 8×8 map: click cell (6, 1)
     page.mouse.click(box["x"] + box["width"] * 1.5 / 8, box["y"] + box["height"] * 6.5 / 8)
     assert harness.answer()["saved"] == [{"position": [6, 1]}]
-    wait_painted(page, "1|4|0|6,1|gradient")
+    wait_painted(page, "1|4|0|6,1|gradient|auto|auto")
     assert page.inner_text("[data-testid=picked-position]") == "picked (6, 1)"
+
+
+def caption(page, testid: str) -> str:
+    return page.inner_text(f"[data-view='0'] figure:has([data-testid={testid}]) figcaption")
+
+
+def test_auto_views_are_named_and_the_paper_rule_is_one_click_away(harness, tiny_widget, page):
+    w = tiny_widget
+    harness.mount(w)
+    wait_painted(page, key(w))
+    auto = "[data-testid={}-toggle] [data-value=auto]"
+    text = "[data-testid=view-text]"
+    # The first convolution: "auto" is the paper's view, and says so.
+    assert [page.inner_text(auto.format(t)) for t in ("rule", "display", "crop")] == [
+        "auto · deconvnet", "auto · raw", "auto · receptive field"]
+    assert page.get_attribute(auto.format("rule"), "aria-pressed") == "true"
+    deconvnet = "[data-testid=rule-toggle] [data-value=deconvnet]"
+    assert page.get_attribute(deconvnet, "aria-pressed") == "false"
+    assert "cnnviz-toggle-button--implied" in page.get_attribute(deconvnet, "class")  # what auto stands for
+    assert page.inner_text(text) == "deconvnet · raw colour · receptive field — the paper's view, the clearest at this depth"
+    assert page.locator("[data-testid=paper-rule]").is_hidden()
+
+    # Deeper (conv "3" sees half the input): guided backprop in gray on the central half, named, the deconvnet a link.
+    page.select_option("[data-testid=layer-select]", "3")
+    assert harness.answer()["saved"] == [{"layer": "3"}]
+    wait_painted(page, key(w))
+    assert [page.inner_text(auto.format(t)) for t in ("rule", "display", "crop")] == [
+        "auto · guided", "auto · gray", "auto · central half"]
+    assert page.inner_text(text) == "guided backprop · gray · central half — the clearest view at this depth"
+    assert page.inner_text("[data-testid=paper-rule]") == "deconvnet: the paper's rule"
+    unit = w.unit
+    y, x = unit["location"]
+    assert caption(page, "projection") == f"guided · gray at ({y}, {x}) · central half"
+    top, left, bottom, right = unit["field"]
+    assert caption(page, "patch") == f"image patch · central half of the {bottom - top}×{right - left} px field (16×16 px)"
+    projection = w.explorer.project(w.session.x, "3", 0, position=(y, x), rule="guided")
+    expected = encode.projection_display(projection, "gray", "RGB", box=unit["crop"])
+    assert np.array_equal(canvas_rgb(page, "[data-view='0'] [data-testid=projection]"), expected)
+
+    # One click to the paper's rule; display and crop stay "auto", and the card says which part is whose.
+    page.click("[data-testid=paper-rule]")
+    assert harness.answer()["saved"] == [{"rule": "deconvnet"}]
+    wait_painted(page, key(w))
+    assert key(w).endswith("|deconvnet|auto|auto")
+    assert page.inner_text(text) == ("deconvnet · gray · central half — rule: your choice; display and crop: the "
+                                     "clearest at this depth")
+    assert page.locator("[data-testid=paper-rule]").is_hidden()
+    assert page.get_attribute(deconvnet, "aria-pressed") == "true"
+
+    # A choice survives a layer change; "auto" parts follow the layer.
+    page.select_option("[data-testid=layer-select]", "0")
+    assert harness.answer()["saved"] == [{"layer": "0"}]
+    wait_painted(page, key(w))
+    assert w.rule == "deconvnet" and page.get_attribute(deconvnet, "aria-pressed") == "true"
+    assert page.inner_text(text).startswith("deconvnet · raw colour · receptive field — rule: your choice")
+
+    # The display selector: another picture of the same unit, exactly the kernel's.
+    page.click("[data-testid=display-toggle] [data-value=norm]")
+    assert harness.answer()["saved"] == [{"display": "norm"}]
+    wait_painted(page, key(w))
+    assert key(w).endswith("|deconvnet|norm|auto")
+    shown = w.unit["projection"]
+    assert np.array_equal(canvas_rgb(page, "[data-view='0'] [data-testid=projection]"),
+                          np.frombuffer(shown["data"], np.uint8).reshape(*shown["shape"], 3))
+    page.click("[data-testid=crop-toggle] [data-value=center]")
+    page.click(auto.format("rule"))
+    assert harness.answer()["saved"] == [{"crop": "center"}, {"rule": "auto"}]
+    wait_painted(page, key(w))
+    assert (w.rule, w.display, w.crop) == ("auto", "norm", "center")
+    jupyter_driver.screenshot(page, "harness-views")
 
 
 def test_rapid_clicks_last_wins_and_stale_answers_are_dropped(harness, tiny_widget, page):
@@ -223,7 +293,7 @@ def test_rapid_clicks_last_wins_and_stale_answers_are_dropped(harness, tiny_widg
     page.wait_for_timeout(150)
     assert painted(page) == first
     harness.answer({"saved": drained["saved"][2:], "sent": []})
-    wait_painted(page, "1|0|3|max|deconvnet")
+    wait_painted(page, "1|0|3|max|auto|auto|auto")
     assert busy_state(page) == "idle"
 
 
@@ -290,7 +360,7 @@ def test_corrupt_upload_shows_the_banner_and_keeps_the_image(harness, tiny_widge
     assert banner.is_hidden()
     page.click(tile(1))  # still usable
     harness.answer()
-    wait_painted(page, "1|0|1|max|deconvnet")
+    wait_painted(page, "1|0|1|max|auto|auto|auto")
 
 
 def test_gallery_click_asks_for_the_sample(harness, tiny_widget, page):
@@ -336,7 +406,7 @@ def test_layer_picker_and_filters_select(harness, tiny_widget, page):
     assert page.locator("[data-testid=unit-tile]").count() == 6
     page.click("[data-testid=filter-tile][data-channel='2']")
     assert harness.answer()["saved"] == [{"layer": "0", "channel": 2}]
-    wait_painted(page, "1|0|2|max|deconvnet")
+    wait_painted(page, "1|0|2|max|auto|auto|auto")
     assert "cnnviz-tile--selected" in page.get_attribute("[data-testid=filter-tile][data-channel='2']", "class")
 
 
@@ -355,8 +425,8 @@ def test_two_views_of_one_widget_stay_in_sync(harness, tiny_widget, page):
     wait_painted(page, key(tiny_widget), view=1)
     page.click(tile(3, view=0))
     harness.answer()
-    wait_painted(page, "1|0|3|max|deconvnet", view=0)
-    wait_painted(page, "1|0|3|max|deconvnet", view=1)
+    wait_painted(page, "1|0|3|max|auto|auto|auto", view=0)
+    wait_painted(page, "1|0|3|max|auto|auto|auto", view=1)
     assert page.get_attribute(tile(3, view=1), "aria-selected") == "true"
     tiny_widget.layer = "2"  # a Python-side change redraws both
     harness.push()

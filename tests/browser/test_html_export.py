@@ -74,11 +74,11 @@ def test_export_opens_offline_and_answers_clicks_with_the_widgets_pixels(offline
     path = tmp_path / "atlas.html"
     w.to_html(path, lossless=True, progress=False)
     open_export(page, path)
-    wait_key(page, f"1|{HOSTILE_LAYER}|0|max|deconvnet")
+    wait_key(page, f"1|{HOSTILE_LAYER}|0|max|auto|auto|auto")
     assert page.locator("[data-testid=unit-tile]").count() == 4
 
     page.click("[data-testid=unit-tile][data-channel='2']")
-    wait_key(page, f"1|{HOSTILE_LAYER}|2|max|deconvnet")
+    wait_key(page, f"1|{HOSTILE_LAYER}|2|max|auto|auto|auto")
     w.channel = 2  # the live widget's card for the same unit
     expected = np.asarray(encode.to_pil(w.unit["projection"]))
     assert np.array_equal(canvas_rgb(page, "[data-testid=projection]"), expected)
@@ -86,7 +86,7 @@ def test_export_opens_offline_and_answers_clicks_with_the_widgets_pixels(offline
 
     # Another layer, through the layer picker and PgDn; its tiles are its own atlas, exactly.
     page.select_option("[data-testid=layer-select]", "<img src=x onerror=alert(1)>")
-    wait_key(page, "1|<img src=x onerror=alert(1)>|2|max|deconvnet")
+    wait_key(page, "1|<img src=x onerror=alert(1)>|2|max|auto|auto|auto")
     # The grid paints once its PNG is decoded, which may come after the card.
     page.wait_for_function("() => document.querySelector('[data-testid=activation-grid]').dataset.layer === "
                            "'<img src=x onerror=alert(1)>'")
@@ -104,17 +104,17 @@ def test_export_opens_offline_and_answers_clicks_with_the_widgets_pixels(offline
     page.check("[data-testid=layer-all]")  # every layer, not only the stages: PgDn reaches the ReLU after the conv
     page.focus(".cnnviz-root")
     page.keyboard.press("PageDown")
-    wait_key(page, "1|relu2|2|max|deconvnet")
+    wait_key(page, "1|relu2|2|max|auto|auto|auto")
 
     # Unsaved choices are not offered: their buttons are disabled and say why; the card stays on its unit.
     guided = page.locator("[data-testid=rule-toggle] [data-value=guided]")
     assert guided.is_disabled() and guided.get_attribute("title") == (
         "not in this saved page: the guided projection needs the live widget")
     guided.click(force=True)
-    assert page.get_attribute("[data-testid=rule-toggle] [data-value=deconvnet]", "aria-pressed") == "true"
-    assert painted_key(page) == "1|relu2|2|max|deconvnet" and page.locator("[data-testid=error-banner]").is_hidden()
+    assert page.get_attribute("[data-testid=rule-toggle] [data-value=auto]", "aria-pressed") == "true"
+    assert painted_key(page) == "1|relu2|2|max|auto|auto|auto" and page.locator("[data-testid=error-banner]").is_hidden()
     page.click("[data-testid=unit-tile][data-channel='4']")
-    wait_key(page, "1|relu2|4|max|deconvnet")
+    wait_key(page, "1|relu2|4|max|auto|auto|auto")
     assert page.locator("[data-testid=error-banner]").is_hidden()
 
     jupyter_driver.screenshot(page, "export-hostile")
@@ -148,14 +148,14 @@ def test_export_of_chosen_layers_rules_and_positions(offline_page, tmp_path):
                        progress=False)
     assert report.layers == ["0", "3"] and report.units == (4 + 6) * 2 * 2
     open_export(page, path)
-    wait_key(page, "1|3|0|max|deconvnet")
+    wait_key(page, "1|3|0|max|deconvnet|auto|auto")
     assert page.locator("[data-testid=layer-select] option").count() == 2
     page.click("[data-testid=rule-toggle] [data-value=gradient]")
-    wait_key(page, "1|3|0|max|gradient")
+    wait_key(page, "1|3|0|max|gradient|auto|auto")
     page.click("[data-testid=position-toggle] [data-value=map]")
-    wait_key(page, "1|3|0|map|gradient")
+    wait_key(page, "1|3|0|map|gradient|auto|auto")
     page.click("[data-testid=unit-tile][data-channel='5']")
-    wait_key(page, "1|3|5|map|gradient")
+    wait_key(page, "1|3|5|map|gradient|auto|auto")
     # Upload and the gallery need a kernel: the page says so instead of waiting forever.
     assert page.locator("[data-testid=drop-zone]").is_hidden()
     page.click("[data-testid=gallery-item][data-index='1']")
@@ -174,10 +174,10 @@ def test_exported_top9_panels_stay_clickable(offline_page, tmp_path):
     path = tmp_path / "mined.html"
     w.to_html(path, layers=["0", "3"], progress=False)
     open_export(page, path)
-    wait_key(page, "1|3|0|max|deconvnet")
-    page.wait_for_function("() => document.querySelector('[data-testid=top9]')?.dataset.request === '3|0|deconvnet'")
+    wait_key(page, "1|3|0|max|auto|auto|auto")
+    page.wait_for_function("() => document.querySelector('[data-testid=top9]')?.dataset.request === '3|0|auto|auto|auto'")
     page.click("[data-testid=unit-tile][data-channel='4']")
-    page.wait_for_function("() => document.querySelector('[data-testid=top9]')?.dataset.request === '3|4|deconvnet'")
+    page.wait_for_function("() => document.querySelector('[data-testid=top9]')?.dataset.request === '3|4|auto|auto|auto'")
     state = page.get_attribute("[data-testid=top9]", "data-state")
     w.channel = 4
     assert w.wait_exemplars(60)
@@ -189,7 +189,7 @@ def test_exported_top9_panels_stay_clickable(offline_page, tmp_path):
     page.click("[data-testid=layer-atlas-toggle]")
     page.wait_for_function("() => document.querySelectorAll('[data-testid=atlas-unit]').length === 6")
     page.click("[data-testid=atlas-unit][data-channel='1']")
-    wait_key(page, "1|3|1|max|deconvnet")
+    wait_key(page, "1|3|1|max|auto|auto|auto")
     assert page.locator("[data-testid=error-banner]").is_hidden()
     assert page.js_errors == [] and page.network_requests == []
 
@@ -206,23 +206,27 @@ def test_a_page_saved_after_opening_an_exemplar_answers_its_first_click(offline_
     path = tmp_path / "exemplar.html"
     w.to_html(path, layers=["0", "3"], progress=False)
     open_export(page, path)
-    wait_key(page, f"{image}|3|0|max|deconvnet")  # opened on the same unit at a location the page holds
+    wait_key(page, f"{image}|3|0|max|auto|auto|auto")  # opened on the same unit at a location the page holds
     assert page.inner_text("[data-testid=export-note]").endswith(
-        "Saved without Python: click units and layers; other rules, whole maps, picked locations and new images need "
-        "the live widget.")
+        "Saved without Python: click units and layers; other rules, displays and crops, whole maps, picked locations "
+        "and new images need the live widget.")
     # Only what the page holds is offered; the rest is disabled and says why.
-    for rule in ("guided", "gradient"):
+    for rule in ("deconvnet", "guided", "gradient"):
         button = page.locator(f"[data-testid=rule-toggle] [data-value={rule}]")
         assert button.is_disabled() and button.get_attribute("title") == (
             f"not in this saved page: the {rule} projection needs the live widget")
-    assert page.locator("[data-testid=rule-toggle] [data-value=deconvnet]").is_enabled()
+    assert page.locator("[data-testid=paper-rule]").is_disabled()  # the view line's one click to the deconvnet too
+    assert page.locator("[data-testid=display-toggle] [data-value=gray]").is_disabled()
+    assert page.locator("[data-testid=crop-toggle] [data-value=field]").is_disabled()
+    for toggle in ("rule", "display", "crop"):
+        assert page.locator(f"[data-testid={toggle}-toggle] [data-value=auto]").is_enabled()
     assert page.locator("[data-testid=position-toggle] [data-value=map]").is_disabled()
     assert page.inner_text("[data-testid=unit-card] figure:nth-child(2) figcaption") == "activation map"
     page.click("[data-testid=activation-map]")  # picking a location is not offered: nothing asked, no banner
     page.wait_for_timeout(200)
-    assert painted_key(page) == f"{image}|3|0|max|deconvnet"
+    assert painted_key(page) == f"{image}|3|0|max|auto|auto|auto"
     page.click("[data-testid=unit-tile][data-channel='2']")  # the first click is answered
-    wait_key(page, f"{image}|3|2|max|deconvnet")
+    wait_key(page, f"{image}|3|2|max|auto|auto|auto")
     assert page.locator("[data-testid=error-banner]").is_hidden()
     jupyter_driver.screenshot(page, "export-after-exemplar")
     assert page.js_errors == [] and page.network_requests == []

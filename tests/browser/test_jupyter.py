@@ -29,7 +29,8 @@ def photo() -> Path:
 
 def kernel_state(page) -> dict:
     out = jupyter_driver.kernel_exec(page, "import json; print(json.dumps({'layer': w.layer, 'channel': w.channel, "
-                                           "'position': w.position, 'rule': w.rule, 'image': w.picture['id'], "
+                                           "'position': w.position, 'rule': w.rule, 'display': w.display, 'crop': w.crop, "
+                                           "'image': w.picture['id'], "
                                            "'name': w.picture['name'], 'clicks': clicks, 'error': w.error}))")
     return json.loads(out)
 
@@ -47,7 +48,8 @@ def user_flow(page, server, notebook: str, app: str, tmp_path: Path) -> None:
     channel = (state["channel"] + 1) % (root.locator("[data-testid=unit-tile]").count() - 1)
     root.locator(f"[data-testid=unit-tile][data-channel='{channel}']").click()
     position = state["position"] if isinstance(state["position"], str) else ",".join(map(str, state["position"]))
-    expected = f"{state['image']}|{state['layer']}|{channel}|{position}|{state['rule']}"
+    expected = (f"{state['image']}|{state['layer']}|{channel}|{position}|{state['rule']}|{state['display']}|"
+                f"{state['crop']}")
     page.wait_for_function("([el, key]) => el.dataset.request === key", arg=[painted.element_handle(), expected],
                            timeout=60_000)
     assert kernel_state(page)["clicks"][-1] == channel
@@ -113,7 +115,8 @@ def exemplars_flow(page) -> None:
     assert info["mining"] == "complete" and info["count"] == 9
     request = info["request"]
     page.wait_for_function("([el, key]) => el.dataset.request === key && el.dataset.state === 'ready'", arg=[
-        top9.element_handle(), f"{request['layer']}|{request['channel']}|{request['rule']}"], timeout=60_000)
+        top9.element_handle(), "|".join(str(request[k]) for k in ("layer", "channel", "rule", "display", "crop"))],
+        timeout=60_000)
     assert top9.locator("[data-testid=top9-patch]:not(.cnnviz-top9-cell--empty)").count() == 9
     assert root.locator("[data-testid=mining-text]").inner_text().startswith("exemplars: ")
     root.locator("[data-testid=atlas-unit]").first.wait_for(timeout=60_000)

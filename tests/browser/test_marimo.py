@@ -43,14 +43,15 @@ def test_the_widget_in_a_marimo_app(marimo_app, browser):
         root.locator("[data-testid=unit-tile]").first.wait_for(timeout=120_000)
         painted = root.locator("[data-testid=projection]")
         expect(painted).to_have_attribute("data-request", re.compile(r"\|features\.0\|0\|"), timeout=60_000)
-        image, _, _, position, rule = painted.get_attribute("data-request").split("|")
+        image, _, _, position, *view = painted.get_attribute("data-request").split("|")  # view: rule, display, crop
         summary = page.get_by_text("Last selection made in the widget:")
         expect(summary).to_have_text("Last selection made in the widget: layer features.0, channel 0, "
-                                     "projection rule deconvnet.")
+                                     "projection rule auto.")
 
         # A click: the unit is painted, and the cell reading the widget's value in Python re-runs.
         root.locator("[data-testid=unit-tile][data-channel='5']").click()
-        expect(painted).to_have_attribute("data-request", f"{image}|features.0|5|{position}|{rule}", timeout=60_000)
+        expect(painted).to_have_attribute("data-request", "|".join([image, "features.0", "5", position, *view]),
+                                          timeout=60_000)
         expect(summary).to_contain_text("layer features.0, channel 5,", timeout=60_000)
 
         # From Python: the dropdown's cell sets w.layer; the widget shows that layer's grid and unit.

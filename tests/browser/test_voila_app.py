@@ -51,10 +51,11 @@ def test_the_app_renders_and_answers_a_click_with_the_network_cut_off(app, page)
     assert page.get_by_role("heading", name="What does a convolutional network see?").is_visible()
     assert "import CNNViz" not in page.content()  # outputs only
 
-    image, layer, channel, position, rule = painted.get_attribute("data-request").split("|")
+    image, layer, channel, position, *view = painted.get_attribute("data-request").split("|")  # rule, display, crop
     other = 3 if channel != "3" else 4
     root.locator(f"[data-testid=unit-tile][data-channel='{other}']").click()
-    expect(painted).to_have_attribute("data-request", f"{image}|{layer}|{other}|{position}|{rule}", timeout=60_000)
+    expect(painted).to_have_attribute("data-request", "|".join([image, layer, str(other), position, *view]),
+                                      timeout=60_000)
     assert root.locator("[data-testid=unit-card] .cnnviz-panel-title").inner_text().endswith(f"channel {other}")
     jupyter_driver.screenshot(page, "voila-classroom-app")
     assert page.outside_requests == []

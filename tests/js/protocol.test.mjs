@@ -1,26 +1,57 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  answerKeys, classEvidenceAnswers, classRequestKey, classSelectionOf, experimentAnswers, FORMAT_1_KEYS, isActive,
-  keyTraits, layerAtlasAnswers, newestKind, noteText, pending, requestKey, samePosition, selectionChanges,
-  selectionOf, synthesisAnswers, top9Answers, unitAnswers,
+  answerKeys, classEvidenceAnswers, classRequestKey, classSelectionOf, defaultView, experimentAnswers, FORMAT_1_KEYS,
+  isActive, keyTraits, layerAtlasAnswers, newestKind, noteText, offered, pending, requestKey, samePosition,
+  selectionChanges, selectionOf, synthesisAnswers, top9Answers, unitAnswers,
 } from "../../js/src/protocol.js";
 
 function model(state) {
   return { get: (k) => state[k] };
 }
 
-const LAYERS = [{ name: "a", shape: [8, 4, 4] }, { name: "b", shape: [3, 2, 2] }, { name: "fc", shape: [10] }];
-const base = { picture: { id: 2 }, layer: "a", channel: 5, position: "max", rule: "deconvnet", layers: LAYERS };
+const LAYERS = [{ name: "a", shape: [8, 4, 4], view: { rule: "deconvnet", display: "raw", crop: "field" } },
+  { name: "b", shape: [3, 2, 2], view: { rule: "guided", display: "gray", crop: "center" } },
+  { name: "fc", shape: [10] }];
+const base = { picture: { id: 2 }, layer: "a", channel: 5, position: "max", rule: "deconvnet", display: "auto",
+  crop: "auto", layers: LAYERS };
 
 test("a unit answers only the exact selection it was computed for", () => {
   const selection = selectionOf(model(base));
-  const request = { image: 2, layer: "a", channel: 5, position: "max", rule: "deconvnet" };
+  const request = { image: 2, layer: "a", channel: 5, position: "max", rule: "deconvnet", display: "auto",
+    crop: "auto" };
   assert.ok(unitAnswers(request, selection));
-  for (const [key, value] of [["image", 1], ["layer", "b"], ["channel", 4], ["position", "map"], ["rule", "guided"]]) {
+  for (const [key, value] of [["image", 1], ["layer", "b"], ["channel", 4], ["position", "map"], ["rule", "guided"],
+    ["display", "gray"], ["crop", "field"]]) {
     assert.equal(unitAnswers({ ...request, [key]: value }, selection), false, key);
   }
+  // "auto" is answered by "auto" only, even where it shows the same picture as the explicit choice
+  assert.equal(unitAnswers({ ...request, rule: "auto" }, selection), false);
   assert.equal(unitAnswers(null, selection), false);
+});
+
+test("a layer's default view comes from the layers trait; an explicit choice survives a layer change", () => {
+  assert.deepEqual(defaultView(model(base), "b"), { rule: "guided", display: "gray", crop: "center" });
+  assert.equal(defaultView(model(base), "fc"), null);
+  assert.equal(defaultView(model({}), "a"), null);
+  assert.deepEqual(selectionChanges(model(base), { layer: "b", channel: 1 }), { layer: "b", channel: 1 },
+    "rule deconvnet (chosen) and display/crop auto stay as they are");
+  assert.deepEqual(selectionChanges(model(base), { display: "norm", crop: "center", rule: "auto" }),
+    { display: "norm", crop: "center", rule: "auto" });
+  assert.deepEqual(selectionChanges(model(base), { display: "auto", crop: "auto" }), {}, "unchanged: not sent");
+});
+
+test("a saved page offers the rules, displays and crops it holds; the live widget everything", () => {
+  const holds = { rules: ["auto"], displays: ["auto", "raw"], crops: ["field"], positions: ["max"] };
+  assert.equal(offered(holds, "rule", "auto"), true);
+  assert.equal(offered(holds, "rule", "deconvnet"), false);
+  assert.equal(offered(holds, "display", "raw"), true);
+  assert.equal(offered(holds, "display", "gray"), false);
+  assert.equal(offered(holds, "crop", "field"), true);
+  assert.equal(offered(holds, "crop", "auto"), false);
+  assert.equal(offered({ rules: ["deconvnet"], positions: ["max"] }, "display", "auto"), false,
+    "a page saved before displays were choices offers none");
+  assert.equal(offered(null, "crop", "center"), true);
 });
 
 test("positions compare by value", () => {
@@ -31,11 +62,13 @@ test("positions compare by value", () => {
 });
 
 test("pending tells what still waits for the kernel", () => {
-  const request = { image: 2, layer: "a", channel: 5, position: "max", rule: "deconvnet" };
+  const request = { image: 2, layer: "a", channel: 5, position: "max", rule: "deconvnet", display: "auto",
+    crop: "auto" };
   const done = { ...base, atlas: { layer: "a", image: 2 }, unit: { request } };
   assert.deepEqual(pending(model(done)), { atlas: false, unit: false });
   assert.deepEqual(pending(model({ ...done, channel: 6 })), { atlas: false, unit: true });
   assert.deepEqual(pending(model({ ...done, picture: { id: 3 } })), { atlas: true, unit: true });
+  assert.deepEqual(pending(model({ ...done, crop: "center" })), { atlas: false, unit: true });
   assert.deepEqual(pending(model({})), { atlas: false, unit: false }, "an empty state waits for nothing");
 });
 
@@ -72,27 +105,32 @@ test("unchanged values are not sent", () => {
 });
 
 test("requestKey is stable text", () => {
-  assert.equal(requestKey({ image: 2, layer: "a", channel: 5, position: [1, 2], rule: "guided" }), "2|a|5|1,2|guided");
+  assert.equal(requestKey({ image: 2, layer: "a", channel: 5, position: [1, 2], rule: "guided", display: "auto",
+    crop: "center" }), "2|a|5|1,2|guided|auto|center");
   assert.equal(requestKey(null), "");
 });
 
-test("a top-9 answers the unit and the rule, whatever the image or the position", () => {
-  const selection = { image: 3, layer: "a", channel: 5, position: [1, 2], rule: "deconvnet" };
-  const request = { layer: "a", channel: 5, rule: "deconvnet" };
+test("a top-9 answers the unit and its view, whatever the image or the position", () => {
+  const selection = { image: 3, layer: "a", channel: 5, position: [1, 2], rule: "deconvnet", display: "auto",
+    crop: "auto" };
+  const request = { layer: "a", channel: 5, rule: "deconvnet", display: "auto", crop: "auto" };
   assert.ok(top9Answers(request, selection));
   assert.ok(top9Answers(request, { ...selection, image: 9, position: "map" }));
-  for (const [key, value] of [["layer", "b"], ["channel", 4], ["rule", "guided"]]) {
+  for (const [key, value] of [["layer", "b"], ["channel", 4], ["rule", "guided"], ["display", "raw"],
+    ["crop", "center"]]) {
     assert.equal(top9Answers({ ...request, [key]: value }, selection), false, key);
   }
   assert.equal(top9Answers(undefined, selection), false);
 });
 
-test("a layer-atlas page answers its layer, page, rule and order", () => {
-  const state = { layer: "a", layer_atlas_page: 2, rule: "guided", sort_by: "strength" };
+test("a layer-atlas page answers its layer, page, view and order", () => {
+  const state = { layer: "a", layer_atlas_page: 2, rule: "guided", display: "auto", crop: "field",
+    sort_by: "strength" };
   const model = { get: (k) => state[k] };
-  const request = { layer: "a", page: 2, rule: "guided", sort_by: "strength" };
+  const request = { layer: "a", page: 2, rule: "guided", display: "auto", crop: "field", sort_by: "strength" };
   assert.ok(layerAtlasAnswers(request, model));
-  for (const [key, value] of [["layer", "b"], ["page", 0], ["rule", "deconvnet"], ["sort_by", "channel"]]) {
+  for (const [key, value] of [["layer", "b"], ["page", 0], ["rule", "deconvnet"], ["display", "gray"],
+    ["crop", "auto"], ["sort_by", "channel"]]) {
     assert.equal(layerAtlasAnswers({ ...request, [key]: value }, model), false, key);
   }
 });

@@ -158,10 +158,12 @@ test("a new panel's results are answered from the document's key spec, with no c
   assert.equal(model.get("class_evidence"), saved, "a closed panel is not asked for");
 });
 
-test("the page's summary names rules and positions", () => {
+test("the page's summary names rules, displays, crops and positions", () => {
   assert.equal(holdsText({ rules: ["deconvnet", "guided"], positions: ["max", "map"] }),
     "This saved page holds deconvnet / guided projections of each unit at its strongest location and at its "
     + "whole map");
+  assert.equal(holdsText({ rules: ["auto"], displays: ["auto", "raw"], crops: ["auto"], positions: ["max"] }),
+    "This saved page holds auto projections (display auto / raw, crop auto) of each unit at its strongest location");
 });
 
 test("the page tells the panels what it holds, and its header offers only that", async () => {
@@ -176,7 +178,15 @@ test("the page tells the panels what it holds, and its header offers only that",
   assert.equal(offered(undefined, "position", [3, 4]), true, "the live widget answers everything");
   assert.equal(offersText(holds), "Saved without Python: click units and layers; other rules, whole maps, picked "
     + "locations and new images need the live widget.");
-  assert.equal(offersText({ layers: ["a"], rules: ["deconvnet", "guided", "gradient"], positions: ["max", "map"] }),
-    "Saved without Python: click units, rules (deconvnet / guided / gradient) and strongest location / whole map; "
-    + "picked locations and new images need the live widget.");
+  assert.equal(offersText({ layers: ["a"], rules: ["auto", "deconvnet", "guided", "gradient"],
+    positions: ["max", "map"] }), "Saved without Python: click units, rules (auto / deconvnet / guided / gradient) and "
+    + "strongest location / whole map; picked locations and new images need the live widget.");
+  assert.equal(offersText({ layers: ["a", "b"], rules: ["auto", "deconvnet"], displays: ["auto"], crops: ["auto"],
+    positions: ["max"] }), "Saved without Python: click units, layers and rules (auto / deconvnet); other rules, "
+    + "displays and crops, whole maps, picked locations and new images need the live widget.");
+  assert.equal(offersText({ layers: ["a"], rules: ["auto", "deconvnet", "guided", "gradient"],
+    displays: ["auto", "raw", "gray", "norm", "blurred_norm"], crops: ["auto", "field", "center"],
+    positions: ["max"] }), "Saved without Python: click units, rules (auto / deconvnet / guided / gradient), displays "
+    + "(auto / raw / gray / norm / blurred_norm) and crops (auto / field / center); whole maps, picked locations and "
+    + "new images need the live widget.");
 });

@@ -109,7 +109,8 @@ def test_mining_fills_the_top9_of_the_selected_unit(mined, folder):
         "total": 5, "k": 9, "layers": ["0", "2", "6"], "version": mined.mining["version"], "message": "",
         "entry": None}  # conv, conv, linear: the layers a unit card is about
     top9 = mined.top9
-    assert top9["request"] == {"layer": "0", "channel": 0, "rule": "deconvnet"}
+    assert top9["request"] == {"layer": "0", "channel": 0, "rule": "auto", "display": "auto", "crop": "auto"}
+    assert top9["view"]["text"] == "deconvnet · raw colour · receptive field"  # a first layer: the paper's view
     assert (top9["state"], top9["count"], top9["k"], top9["cols"], top9["tile"], top9["box"], top9["complete"]) == (
         "ready", 5, 9, 3, [3, 3], [3, 3], True)
     assert [(e["id"], e["value"], e["position"], e["label_name"]) for e in top9["exemplars"]] == [
@@ -135,11 +136,43 @@ def test_the_selection_rule_and_layer_move_the_top9(mined):
     assert np.array_equal(sheet(mined.top9["projections"])[:3, :3], projection(channel=1))
     mined.rule = "guided"
     mined.wait_exemplars()
-    assert mined.top9["request"] == {"layer": "0", "channel": 1, "rule": "guided"}
+    assert mined.top9["request"] == {"layer": "0", "channel": 1, "rule": "guided", "display": "auto", "crop": "auto"}
     mined.layer = "2"  # relu(red) + relu(green): the strongest pixel of each image
     mined.wait_exemplars()
     assert [(e["id"], e["value"]) for e in mined.top9["exemplars"]] == [
         ("dog/c.png", 252.0), ("cat/a.png", 250.0), ("cat/b.png", 200.0), ("dog/d.png", 150.0), ("dog/e.png", 120.0)]
+
+
+def test_the_top9_and_the_layer_atlas_show_exemplars_as_the_unit_card_shows_the_unit(mined):
+    # Gray on the central half: the 3×3 field's central half is its top-left 2×2 (central_box: round(1.5) = 2 px,
+    # (3 − 2) // 2 = 0 px before it). The red unit's projection is its activation at the red pixel, (1, 1) of the
+    # field: gray = its channel mean v/3 there, 0 elsewhere; the 99.5th percentile of the four |values| is
+    # 0.985 · v/3, so (1, 1) is clipped to 255 and the rest is 128.
+    mined.display, mined.crop = "gray", "center"
+    mined.wait_exemplars()
+    top9 = mined.top9
+    assert top9["request"] == {"layer": "0", "channel": 0, "rule": "auto", "display": "gray", "crop": "center"}
+    assert top9["view"]["text"] == "deconvnet · gray · central half" and top9["view"]["auto"] == ["rule"]
+    assert (top9["tile"], top9["box"]) == ([2, 2], [2, 2])
+    patches, projections = sheet(top9["patches"]), sheet(top9["projections"])
+    gray = np.full((2, 2, 3), 128, np.uint8)
+    gray[1, 1] = 255
+    for rank, (value, y, x) in enumerate([(250, 2, 5), (200, 0, 0), (150, 7, 3), (100, 4, 4)]):
+        row, col = divmod(rank, 3)
+        assert np.array_equal(patches[2 * row:2 * row + 2, 2 * col:2 * col + 2], patch(value, y, x)[:2, :2]), rank
+        assert np.array_equal(projections[2 * row:2 * row + 2, 2 * col:2 * col + 2], gray), rank
+    mined.layer_atlas_open = True
+    mined.wait_exemplars()
+    atlas = mined.layer_atlas
+    assert atlas["request"] == {"layer": "0", "page": 0, "rule": "auto", "display": "gray", "crop": "center",
+                                "sort_by": "channel"}
+    assert atlas["view"] == top9["view"] and atlas["tile"] == [2, 2]
+    assert np.array_equal(sheet(atlas["projections"])[0:2, 0:2], gray)
+    mined.crop = "auto"  # the paper's view again on this first layer: the field, in colour
+    mined.display = "auto"
+    mined.wait_exemplars()
+    assert mined.top9["view"]["text"] == "deconvnet · raw colour · receptive field"
+    assert np.array_equal(sheet(mined.top9["projections"])[:3, :3], projection())
 
 
 def test_dead_units_and_unmined_layers_say_so(mined):
@@ -150,7 +183,7 @@ def test_dead_units_and_unmined_layers_say_so(mined):
     assert "patches" not in top9 and "projections" not in top9  # nothing to see: no pictures computed
     mined.layer = "1"  # the ReLU repeats conv1: not mined by default
     mined.wait_exemplars()
-    assert mined.top9["request"] == {"layer": "1", "channel": 5, "rule": "deconvnet"}
+    assert mined.top9["request"] == {"layer": "1", "channel": 5, "rule": "auto", "display": "auto", "crop": "auto"}
     assert mined.top9["state"] == "not-mined"
     assert mined.top9["message"] == "layer 1 was not mined (mined: 0, 2, 6) — mine it with w.mine(layers=['1', ...])"
 
@@ -160,15 +193,15 @@ def test_answers_for_a_selection_that_moved_on_are_dropped(mined, monkeypatch):
     mined.observe(lambda change: seen.append(change["new"]["request"]), names="top9")
     compute = mined.panels.exemplars.tiles.get
 
-    def moving(result, layer, channels, rule, channel_order):
+    def moving(result, layer, channels, view, channel_order):
         if mined.channel == 1:  # the user clicks unit 2 while unit 1's exemplars are being computed
             mined.channel = 2
-        return compute(result, layer, channels, rule, channel_order)
+        return compute(result, layer, channels, view, channel_order)
 
     monkeypatch.setattr(mined.panels.exemplars.tiles, "get", moving)
     mined.channel = 1
     mined.wait_exemplars()
-    assert seen == [{"layer": "0", "channel": 2, "rule": "deconvnet"}]  # the answer for unit 1 never went out
+    assert seen == [{"layer": "0", "channel": 2, "rule": "auto", "display": "auto", "crop": "auto"}]  # the answer for unit 1 never went out
     assert mined.top9["state"] == "dead"
 
 
@@ -178,7 +211,8 @@ def test_layer_atlas_pages_hold_every_units_exemplars(mined):
     mined.layer_atlas_open = True
     mined.wait_exemplars()
     atlas = mined.layer_atlas
-    assert atlas["request"] == {"layer": "0", "page": 0, "rule": "deconvnet", "sort_by": "channel"}
+    assert atlas["request"] == {"layer": "0", "page": 0, "rule": "auto", "display": "auto", "crop": "auto",
+                                "sort_by": "channel"}
     assert (atlas["state"], atlas["count"], atlas["page"], atlas["pages"], atlas["page_size"], atlas["k"],
             atlas["tile"], atlas["images"]) == ("ready", 18, 0, 2, 16, 9, [3, 3], 5)
     assert atlas["channels"] == list(range(16))

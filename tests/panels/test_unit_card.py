@@ -73,6 +73,32 @@ def test_the_card_carries_the_top9_once_mined(widget, tmp_path):
     assert "top9_projections" in card.boxes
 
 
+def test_the_card_says_which_view_it_shows_and_its_top9_is_drawn_in_it(widget, tmp_path, monkeypatch):
+    drawn = []
+    draw = encode.unit_card
+    monkeypatch.setattr(encode, "unit_card", lambda **kwargs: drawn.append(kwargs) or draw(**kwargs))
+    widget.unit_card()  # layer "3" sees half the 16-pixel input: guided backprop in gray, on the central half
+    lines, captions = drawn[-1]["lines"], drawn[-1]["captions"]
+    assert lines[0] == ("guided backprop · gray · central half: the clearest view at this depth; deconvnet is the "
+                        "paper's rule")
+    assert captions[2:] == ("projection", "image patch · central half")
+    widget.rule = "deconvnet"
+    widget.unit_card()
+    assert drawn[-1]["lines"][0] == ("deconvnet · gray · central half: rule: your choice; display and crop: the "
+                                     "clearest at this depth")
+    widget.mine([img for _, img in tiny_images()], layers=["3"], k=3, cache_dir=tmp_path)
+    assert widget.wait_exemplars(60)
+    widget.channel = next(c for c in range(6) if not widget.exemplars.stats("3").dead[c])
+    assert widget.wait_exemplars(60)
+    card = widget.unit_card()
+    top9 = widget.top9
+    assert drawn[-1]["lines"][-1] == f"top-3 of 3 dataset images · {top9['view']['text']}"
+    projections = encode.sheet_tiles(top9["projections"], top9["count"], top9["cols"], top9["tile"])
+    tile = encode.fit_picture(projections[0], encode.CARD_TILE)
+    top, left = card.boxes["top9_projections"][:2]
+    assert np.array_equal(np.asarray(card.image)[top:top + tile.shape[0], left:left + tile.shape[1]], tile)
+
+
 def test_save_unit_writes_a_png_named_after_the_unit(widget, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = widget.save_unit()

@@ -16,10 +16,10 @@ REPO = Path(__file__).resolve().parents[2]
 STATES = [
     {"layer": "features.3", "channel": 5, "position": "max", "rule": "deconvnet", "layer_atlas_open": False,
      "layer_atlas_page": 0, "sort_by": "channel"},
-    {"layer": "layer4.1.conv2", "channel": 0, "position": [3, 12], "rule": "guided", "layer_atlas_open": True,
-     "layer_atlas_page": 2, "sort_by": "strength"},
-    {"layer": "fc|odd name,with separators", "channel": 511, "position": "map", "rule": "gradient",
-     "layer_atlas_open": True, "layer_atlas_page": 0, "sort_by": "channel"},
+    {"layer": "layer4.1.conv2", "channel": 0, "position": [3, 12], "rule": "guided", "display": "auto",
+     "crop": "center", "layer_atlas_open": True, "layer_atlas_page": 2, "sort_by": "strength"},
+    {"layer": "fc|odd name,with separators", "channel": 511, "position": "map", "rule": "auto", "display": "norm",
+     "crop": "auto", "layer_atlas_open": True, "layer_atlas_page": 0, "sort_by": "channel"},
     {"layer": "x", "channel": 1, "position": None, "rule": "deconvnet"},
     {"layer": "features.3", "channel": 5, "position": "max", "rule": "deconvnet", "class_target": 0,
      "class_layer": "features.12", "class_counterfactual": True},
@@ -32,9 +32,10 @@ EXTRA = [{"future_target": 207, "negate": True, "scale": 2.0, "future_open": 1},
 
 
 def test_python_keys_read_as_documented():
-    assert answer_key("unit", STATES[1]) == "layer4.1.conv2|0|3,12|guided"
+    assert answer_key("unit", STATES[1]) == "layer4.1.conv2|0|3,12|guided|auto|center"
+    assert answer_key("top9", STATES[2]) == "fc|odd name,with separators|511|auto|norm|auto"
     assert answer_key("layer_atlas", STATES[0]) is None
-    assert answer_key("layer_atlas", STATES[1]) == "layer4.1.conv2|2|guided|strength"
+    assert answer_key("layer_atlas", STATES[1]) == "layer4.1.conv2|2|guided|auto|center|strength"
     assert answer_key("synthesis_result", STATES[0]) == "features.3|5"
     assert answer_key("class_evidence", STATES[4]) == "0|features.12|true"  # class 0 is asked for
     assert answer_key("class_evidence", STATES[5]) == "|features.12|false"  # no class: nothing is saved under it

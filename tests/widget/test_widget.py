@@ -97,9 +97,10 @@ def test_unknown_keywords_raise_type_error_listing_the_valid_ones():
 def test_defaults_describe_the_model_and_select_the_first_convolution(w):
     assert [layer["name"] for layer in w.layers] == ["0", "1", "2", "3", "4", "6"]
     assert w.layers[0] == {"name": "0", "kind": "conv", "label": "conv 1×1 · 4×8×8", "shape": [4, 8, 8],
-                           "stage": True}
+                           "stage": True, "view": {"rule": "deconvnet", "display": "raw", "crop": "field"}}
     assert [layer["name"] for layer in w.layers if layer["stage"]] == ["0", "2", "6"]  # convolutions and fc
-    assert (w.layer, w.channel, w.position, w.rule, w.sort_by) == ("0", 0, "max", "deconvnet", "channel")
+    assert (w.layer, w.channel, w.position, w.rule, w.display, w.crop, w.sort_by) == (
+        "0", 0, "max", "auto", "auto", "auto", "channel")
     assert w.model_info == {"name": "Sequential", "source": "user module", "pretrained": True,
                             "input_shape": [3, 8, 8], "classes": 3, "first_conv": "0"}
     assert (w.busy, w.error, w.top9) == (False, "", {})
@@ -111,7 +112,8 @@ def test_constructor_takes_an_explorer_or_a_spec_and_an_initial_selection():
     spec = load_model(hand_net(), preprocess=PRE, labels=LABELS)
     v = CNNViz(model=spec, image=picture(), gallery=[], layer="2", channel=1, position=[3, 4], rule="guided")
     assert (v.layer, v.channel, v.position, v.rule) == ("2", 1, [3, 4], "guided")
-    assert v.unit["request"] == {"image": 1, "layer": "2", "channel": 1, "position": [3, 4], "rule": "guided"}
+    assert v.unit["request"] == {"image": 1, "layer": "2", "channel": 1, "position": [3, 4], "rule": "guided",
+                                 "display": "auto", "crop": "auto"}
 
 
 def test_constructor_rejects_a_bad_layer_or_image():
@@ -156,7 +158,8 @@ def test_atlas_statistics_are_the_layers_exact_values(w):
 
 def test_unit_is_stamped_and_located_at_the_strongest_activation(w):
     unit = w.unit
-    assert unit["request"] == {"image": 1, "layer": "0", "channel": 0, "position": "max", "rule": "deconvnet"}
+    assert unit["request"] == {"image": 1, "layer": "0", "channel": 0, "position": "max", "rule": "auto",
+                               "display": "auto", "crop": "auto"}
     assert unit["location"] == [2, 5]
     assert unit["field"] == [2, 5, 3, 6]  # a 1×1 convolution sees one pixel
     assert unit["crop"] == [0, 0, 8, 8]  # widened to 24 px, clipped to the 8 px input
@@ -277,16 +280,19 @@ def test_a_silent_unit_says_why_its_projection_is_empty(w):
 def test_front_end_updates_apply_together(w):
     w.set_state({"layer": "2", "channel": 1, "position": [1, 1]})  # what a click on another layer's tile sends
     assert (w.layer, w.channel, w.position) == ("2", 1, [1, 1])
-    assert w.unit["request"] == {"image": 1, "layer": "2", "channel": 1, "position": [1, 1], "rule": "deconvnet"}
+    assert w.unit["request"] == {"image": 1, "layer": "2", "channel": 1, "position": [1, 1], "rule": "auto",
+                                 "display": "auto", "crop": "auto"}
 
 
 def test_rule_toggle_changes_the_projection_and_going_back_reuses_the_first_answer(w):
     w.layer = "3"  # after two ReLUs the rules differ
     first = w.unit
     w.rule = "gradient"
-    assert w.unit["request"]["rule"] == "gradient"
-    w.rule = "deconvnet"
+    assert w.unit["request"]["rule"] == "gradient" and w.unit["view"]["rule"] == "gradient"
+    w.rule = "auto"
     assert w.unit is first
+    w.rule = "deconvnet"  # what "auto" shows on this net's layers (none sees more than its first convolution)
+    assert w.unit["request"]["rule"] == "deconvnet" and w.unit["projection"] == first["projection"]
 
 
 def test_busy_is_raised_while_computing_and_lowered_after(w):

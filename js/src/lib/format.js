@@ -36,22 +36,6 @@ export function amountText(value, unit) {
 }
 
 /**
- * The caption of the unit card's image patch: its size, and how it relates to the unit's receptive field (a small
- * field is shown widened, a deep one may be shown in part).
- * @param {number[]} crop  the patch shown, [top, left, bottom, right]
- * @param {number[]|null|undefined} field  the receptive field, [top, left, bottom, right] (unclipped)
- */
-export function patchCaption(crop, field) {
-  const [top, left, bottom, right] = crop;
-  const size = `${bottom - top}×${right - left} px`;
-  if (!field) return `image patch (${size})`;
-  const [fh, fw] = [field[2] - field[0], field[3] - field[1]];
-  if (fh === bottom - top && fw === right - left) return `image patch = receptive field (${size})`;
-  const around = fh <= bottom - top && fw <= right - left;
-  return `image patch ${size} ${around ? "around" : "of"} the ${fh}×${fw} px receptive field`;
-}
-
-/**
  * The caption under an exemplar: its activation value, and its label when known.
  * @param {{value: number, label_name?: string|null}} exemplar
  */

@@ -21,6 +21,16 @@ export const PANELS = [
       + "see. Activation map: where in the image the channel responds (click a location to look at the unit "
       + "there). Projection: the unit's response carried back to the pixels — which pattern in the patch made it "
       + "fire. Image patch: the same part of the input, to compare with the projection." },
+  { title: "Rule, display and crop — \"auto\"",
+    text: "How the projection is shown. Rule: deconvnet (the paper's), guided backprop or the gradient (below). "
+      + "Display: raw (colour centred on gray, the paper's), gray (the mean of the colours: no colour speckle), norm "
+      + "(where the signal is, not its sign) or blurred norm. Crop: the receptive field, or its central half, where "
+      + "a deep unit's projection lies. \"auto\" (the default, marked on the button it stands for) shows each "
+      + "layer in the clearest view found by a measure of structure (how well the picture's edges follow the "
+      + "image's): the paper's deconvnet in colour at the first layer, guided backprop in gray deeper, on the "
+      + "central half once a unit sees a fifth of the image — deep deconvnet pictures are mostly speckle. The line "
+      + "under the buttons says which view is shown and why; deconvnet is always one click away. A choice you make "
+      + "stays when you change layers." },
   { title: "Strongest location or whole map",
     text: "Project one unit at the position of its largest activation (beside its receptive-field patch, as the "
       + "paper shows units), or the whole feature map at once (every position of the channel together)." },

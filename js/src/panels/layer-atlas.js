@@ -139,18 +139,19 @@ export function layerAtlasPanel(ctx) {
     message.hidden = true;
     const first = atlas.page * atlas.page_size;
     title.textContent = `Layer atlas · ${atlas.request.layer} · top-${atlas.k} of ${atlas.count} units`
-      + (atlas.complete ? "" : " (partial)");
+      + (atlas.view?.text ? ` · ${atlas.view.text}` : "") + (atlas.complete ? "" : " (partial)");
     pageText.textContent = `units ${first + 1}–${first + rows} of ${atlas.count} · page ${atlas.page + 1} of `
       + `${atlas.pages}`;
-    grid.dataset.request = `${atlas.request.layer}|${atlas.request.page}|${atlas.request.rule}|${atlas.request.sort_by}`;
+    const { layer, page, rule, display, crop, sort_by: sortBy } = atlas.request;
+    grid.dataset.request = `${layer}|${page}|${rule}|${display}|${crop}|${sortBy}`;
     grid.dataset.version = String(atlas.version);
     controls();
     ctx.emit("painted", { panel: "layer-atlas", key: grid.dataset.request, version: atlas.version });
   }
 
   ctx.on("change:layer_atlas", paint);
-  ctx.on("change:layer change:channel change:rule change:sort_by change:layer_atlas_page change:layer_atlas_open "
-    + "change:mining", controls);
+  ctx.on("change:layer change:channel change:rule change:display change:crop change:sort_by change:layer_atlas_page "
+    + "change:layer_atlas_open change:mining", controls);
   paint();
   controls();
   return { el };

@@ -18,7 +18,7 @@ export function busyIndicator(ctx) {
     el.classList.toggle("cnnviz-busy--on", busy);
   }
   ctx.on("change:busy change:picture change:atlas change:unit change:layer change:channel change:position "
-    + "change:rule", update);
+    + "change:rule change:display change:crop", update);
   ctx.onLocal("uploading", update);
   update();
   return { el };

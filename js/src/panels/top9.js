@@ -14,13 +14,14 @@ const NOTHING = "Top-9 exemplars: mine a dataset — w.mine() — to see the 9 i
 export function top9Panel(ctx) {
   const { model } = ctx;
   const title = h("span", { className: "cnnviz-subtitle", text: "Top-9 exemplars" });
+  const projectionsCaption = h("figcaption", { className: "cnnviz-caption", testid: "top9-projections-caption",
+    text: "projections" });
   const message = h("p", { className: "cnnviz-muted", testid: "top9-message" });
   const projections = h("div", { className: "cnnviz-top9-grid", testid: "top9-projections" });
   const patches = h("div", { className: "cnnviz-top9-grid", testid: "top9-patches" });
   const summary = h("div", { className: "cnnviz-stats", testid: "top9-summary" });
   const grids = h("div", { className: "cnnviz-top9-grids" }, [
-    h("figure", { className: "cnnviz-figure" }, [projections,
-      h("figcaption", { className: "cnnviz-caption", text: "projections" })]),
+    h("figure", { className: "cnnviz-figure" }, [projections, projectionsCaption]),
     h("figure", { className: "cnnviz-figure" }, [patches,
       h("figcaption", { className: "cnnviz-caption", text: "image patches · click one to open its image" })]),
   ]);
@@ -110,15 +111,18 @@ export function top9Panel(ctx) {
     };
     say(texts[top9.state] ?? top9.message ?? "", top9.state);
     summary.textContent = unitSummary(top9);
-    title.textContent = top9.box ? `Top-${top9.k} exemplars · receptive field ${top9.box[0]}×${top9.box[1]} px`
+    const part = top9.view?.crop === "center" ? "central half of the receptive field" : "receptive field";
+    title.textContent = top9.box ? `Top-${top9.k} exemplars · ${part} ${top9.box[0]}×${top9.box[1]} px`
       : `Top-${top9.k} exemplars`;
+    projectionsCaption.textContent = top9.view?.text ? `projections · ${top9.view.text}` : "projections";
     painted = top9;
-    el.dataset.request = `${layer}|${channel}|${top9.request.rule}`;
+    const { rule, display, crop } = top9.request;
+    el.dataset.request = `${layer}|${channel}|${rule}|${display}|${crop}`;
     el.dataset.version = String(top9.version);
     ctx.emit("painted", { panel: "top9", key: el.dataset.request, version: top9.version });
   }
 
-  ctx.on("change:top9 change:layer change:channel change:rule", paint);
+  ctx.on("change:top9 change:layer change:channel change:rule change:display change:crop", paint);
   paint();
   return { el };
 }

@@ -1,36 +1,49 @@
 // Panel: the unit card — the selected unit's activation map, its projection back to pixels (deconvnet / guided /
-// gradient; whole map or strongest location), its receptive field on the image, small statistics, and the place
-// where the top-9 exemplars plug in.
+// gradient; whole map or strongest location) in a display (raw / gray / norm / blurred) on a crop (the receptive field
+// or its central half) — each "auto" by default: the layer's view by depth, always named, with the paper's deconvnet
+// one click away — its receptive field on the image, small statistics, and the place where the top-9 exemplars plug in.
 import { colorize } from "../lib/colormap.js";
 import { bytesOf, rawToRGBA } from "../lib/decode.js";
 import { decodeBitmap, drawBitmap, h, putPixels } from "../lib/dom.js";
-import { formatNumber, patchCaption, silenceText } from "../lib/format.js";
+import { formatNumber, silenceText } from "../lib/format.js";
 import { fieldBox, positionAt } from "../lib/layout.js";
-import { offered, requestKey, selectionOf, unitAnswers } from "../protocol.js";
+import { autoLabel, CROP_CHOICES, DISPLAY_CHOICES, patchCaption, projectionCaption, RULE_CHOICES,
+  viewLine } from "../lib/views.js";
+import { defaultView, offered, requestKey, selectionOf, unitAnswers } from "../protocol.js";
 import { synthesisPanel } from "./synthesis.js";
 import { top9Panel } from "./top9.js";
 import { unitDownload } from "./unit-download.js";
 
-const RULES = [
-  ["deconvnet", "deconvnet", "Zeiler & Fergus: ReLU applied to the signal going down"],
-  ["guided", "guided", "guided backprop: deconvnet and gradient masks together"],
-  ["gradient", "gradient", "plain gradient of the unit with respect to the pixels"],
-];
 const POSITIONS = [
   ["max", "strongest location", "project the unit at its strongest location only"],
   ["map", "whole map", "project the channel's whole feature map"],
 ];
 
-function toggle(testid, options, onPick) {
+function toggle(testid, options, onPick, name = "") {
   const help = Object.fromEntries(options.map(([value, , text]) => [value, text]));
   const buttons = options.map(([value, label]) => h("button", {
     className: "cnnviz-toggle-button", text: label, attrs: { "data-value": value, title: help[value],
       "aria-pressed": "false" }, on: { click: () => onPick(value) } }));
-  const el = h("div", { className: "cnnviz-toggle", testid, attrs: { role: "group" } }, buttons);
+  const caption = name ? [h("span", { className: "cnnviz-toggle-name", text: name })] : [];
+  const el = h("div", { className: "cnnviz-toggle", testid, attrs: { role: "group", "aria-label": name || testid } },
+    [...caption, ...buttons]);
   return {
     el,
-    set(value) {
-      for (const b of buttons) b.setAttribute("aria-pressed", String(b.dataset.value === value));
+    /**
+     * Press `value`'s button; `implied` (what "auto" shows) is marked as shown without being pressed.
+     * @param {string} value
+     * @param {string} [implied]
+     */
+    set(value, implied) {
+      for (const b of buttons) {
+        b.setAttribute("aria-pressed", String(b.dataset.value === value));
+        b.classList.toggle("cnnviz-toggle-button--implied", value === "auto" && b.dataset.value === implied);
+      }
+    },
+    /** @param {string} value @param {string} text */
+    label(value, text) {
+      const button = buttons.find((b) => b.dataset.value === value);
+      if (button && button.textContent !== text) button.textContent = text;
     },
     /**
      * Disable the values the page cannot answer, their title saying why (`why(value)`; null: offered).
@@ -59,8 +72,17 @@ export function unitCard(ctx) {
   const title = h("span", { className: "cnnviz-panel-title" });
   const stats = h("div", { className: "cnnviz-stats", testid: "unit-stats" });
   const silent = h("p", { className: "cnnviz-silent", testid: "silent-note", attrs: { role: "note" } });
-  const rules = toggle("rule-toggle", RULES, (rule) => ctx.select({ rule }));
+  const rules = toggle("rule-toggle", RULE_CHOICES, (rule) => ctx.select({ rule }), "rule");
+  const displays = toggle("display-toggle", DISPLAY_CHOICES, (display) => ctx.select({ display }), "display");
+  const crops = toggle("crop-toggle", CROP_CHOICES, (crop) => ctx.select({ crop }), "crop");
+  const views = { rule: rules, display: displays, crop: crops };
   const positions = toggle("position-toggle", POSITIONS, (position) => ctx.select({ position }));
+  const viewText = h("span", { testid: "view-text" });
+  const toPaper = h("button", { className: "cnnviz-link-button", testid: "paper-rule", text: "deconvnet: the paper's "
+    + "rule", attrs: { type: "button", title: "show this unit with Zeiler & Fergus's deconvnet (display and crop "
+      + "stay)" }, on: { click: () => ctx.select({ rule: "deconvnet" }) } });
+  const viewNote = h("p", { className: "cnnviz-view-line", testid: "view-line", attrs: { "aria-live": "polite" } },
+    [viewText, toPaper]);
   const picked = h("span", { className: "cnnviz-picked", testid: "picked-position" });
 
   const box = h("div", { className: "cnnviz-rf-box", testid: "rf-box" });
@@ -97,11 +119,20 @@ export function unitCard(ctx) {
     rules.offer((rule) => (offered(holds, "rule", rule) ? null : saved(`the ${rule} projection`)));
     const where = { max: "the strongest location", map: "the whole map" };
     positions.offer((p) => (offered(holds, "position", p) ? null : saved(where[p])));
+    displays.offer((d) => (offered(holds, "display", d) ? null : saved(`the ${d} display`)));
+    crops.offer((c) => (offered(holds, "crop", c) ? null : saved(`the ${c} crop`)));
+    const shown = defaultView(model, selection.layer);
+    for (const [field, control] of Object.entries(views)) {
+      control.label("auto", autoLabel(field, shown));
+      control.set(selection[field], shown?.[field]);
+    }
+    toPaper.disabled = !offered(holds, "rule", "deconvnet");
+    toPaper.title = toPaper.disabled ? saved("the deconvnet projection")
+      : "show this unit with Zeiler & Fergus's deconvnet (display and crop stay)";
     const pickable = offered(holds, "position", [0, 0]);
     map.label.textContent = pickable ? "activation map · click a location" : "activation map";
     map.canvas.title = pickable ? "" : saved("picking a location");
     map.canvas.classList.toggle("cnnviz-figure-canvas--pickable", pickable);
-    rules.set(selection.rule);
     positions.set(Array.isArray(selection.position) ? "" : selection.position);
     picked.textContent = Array.isArray(selection.position) ? `picked (${selection.position.join(", ")})` : "";
     title.textContent = `${selection.layer} · channel ${selection.channel}`;
@@ -142,7 +173,8 @@ export function unitCard(ctx) {
     patch.canvas.height = bottom - top;
     patch.canvas.getContext("2d").drawImage(input.canvas, left, top, right - left, bottom - top, 0, 0,
       right - left, bottom - top);
-    patch.label.textContent = patchCaption(unit.crop, unit.field);
+    patch.label.textContent = unit.field ? patchCaption(unit.view?.crop ?? "field", unit.field, unit.crop)
+      : `image patch (${bottom - top}×${right - left} px)`;
   }
 
   /** Paint the unit when it answers the current selection — in the very task its message arrives in. */
@@ -160,8 +192,20 @@ export function unitCard(ctx) {
     place(marker, unit.location ? { left: (100 * unit.location[1]) / cols, top: (100 * unit.location[0]) / rows,
       width: 100 / cols, height: 100 / rows } : null);
     const { request } = unit;
-    const where = unit.location ? ` at (${unit.location.join(", ")}), receptive field` : ", whole map";
-    projection.label.textContent = `${request.rule} projection${where}`;
+    if (unit.view) {
+      projection.label.textContent = projectionCaption(unit.view, unit.location);
+      viewText.textContent = viewLine(unit.view);
+      toPaper.hidden = unit.view.rule === "deconvnet";
+      viewNote.dataset.rule = unit.view.rule;
+      viewNote.dataset.display = unit.view.display;
+      viewNote.dataset.crop = unit.view.crop;
+    } else { // a page saved before views: the rule was all there was to say
+      const where = unit.location ? ` at (${unit.location.join(", ")}), receptive field` : ", whole map";
+      projection.label.textContent = `${request.rule} projection${where}`;
+      viewText.textContent = "";
+      toPaper.hidden = true;
+    }
+    viewNote.hidden = !viewText.textContent;
     const s = unit.stats;
     silent.textContent = silenceText(unit.silent);
     silent.hidden = !silent.textContent;
@@ -178,12 +222,14 @@ export function unitCard(ctx) {
 
   ctx.on("change:unit", paintUnit);
   ctx.on("change:picture", paintPicture);
-  ctx.on("change:layer change:channel change:position change:rule change:picture", paintUnit);
+  ctx.on("change:layer change:channel change:position change:rule change:display change:crop change:picture "
+    + "change:layers", paintUnit);
 
   const el = h("section", { className: "cnnviz-panel cnnviz-card", testid: "unit-card" }, [
     h("header", { className: "cnnviz-panel-header" }, [title, unitDownload(ctx).el]),
     about,
-    h("div", { className: "cnnviz-card-controls" }, [rules.el, positions.el, picked]),
+    h("div", { className: "cnnviz-card-controls" }, [rules.el, displays.el, crops.el, positions.el, picked]),
+    viewNote,
     h("div", { className: "cnnviz-figures" }, [input.el, map.el, projection.el, patch.el]),
     silent,
     stats,
@@ -191,6 +237,7 @@ export function unitCard(ctx) {
     synthesisPanel(ctx).el,
   ]);
   silent.hidden = true;
+  viewNote.hidden = true;
   paintPicture();
   paintUnit();
   return { el };

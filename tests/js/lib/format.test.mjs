@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  amountText, clampText, classMixText, exemplarCaption, formatNumber, gridLegendText, jobText, miningText, patchCaption,
+  amountText, clampText, classMixText, exemplarCaption, formatNumber, gridLegendText, jobText, miningText,
   percent, silenceText, unitSummary,
 } from "../../../js/src/lib/format.js";
 
@@ -33,19 +33,6 @@ test("words for people", () => {
   assert.equal(unitSummary({ count: 1, complete: false, stats: { images: 1, firing_rate: 1, dead: false,
     class_mix: [] } }), "fires on 100% of 1 image · partial (mining goes on)");
   assert.equal(unitSummary({ stats: { images: 4, dead: true } }), "dead: fired on none of the 4 images mined");
-});
-
-test("the patch caption says how the patch relates to the receptive field", () => {
-  // layer 1 of SqueezeNet: a 3×3 field shown widened to 24×24
-  assert.equal(patchCaption([10, 20, 34, 44], [20, 30, 23, 33]),
-    "image patch 24×24 px around the 3×3 px receptive field");
-  assert.equal(patchCaption([0, 0, 23, 23], [0, 0, 23, 23]), "image patch = receptive field (23×23 px)");
-  // a deep field shown in part: its central half, or the part inside the image
-  assert.equal(patchCaption([52, 52, 156, 156], [0, 0, 207, 207]),
-    "image patch 104×104 px of the 207×207 px receptive field");
-  assert.equal(patchCaption([0, 0, 227, 227], [-16, -16, 243, 243]),
-    "image patch 227×227 px of the 259×259 px receptive field");
-  assert.equal(patchCaption([0, 0, 8, 8], null), "image patch (8×8 px)");
 });
 
 test("the mining status says what runs, what was stopped and what is there", () => {

@@ -179,7 +179,7 @@ def test_click_on_a_tile_sends_the_selection_and_paints_the_answer(harness, tiny
     crop, field = tiny_widget.unit["crop"], tiny_widget.unit["field"]
     assert (crop[2] - crop[0], field[2] - field[0]) == (16, 3)
     caption = page.locator("figure:has([data-testid=patch]) figcaption").inner_text()
-    assert caption == "image patch 16×16 px around the 3×3 px receptive field"
+    assert caption == "image patch · receptive field 3×3 px (16×16 px shown)"
 
 
 def test_rule_and_position_toggles(harness, tiny_widget, page):

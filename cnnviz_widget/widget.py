@@ -125,10 +125,12 @@ class CNNViz(anywidget.AnyWidget):
     _css = _static("widget.css", "")
 
     # ------------------------------------------------------------------ selection (Python ⇄ front end)
-    layer = traitlets.Unicode("").tag(sync=True)
-    channel = traitlets.Int(0).tag(sync=True)
-    position = _Position().tag(sync=True)
-    rule = traitlets.Enum(RULES, default_value="deconvnet").tag(sync=True)
+    # Not echoed back: the page holds a burst's newest selection unsent while the kernel computes the one before
+    # (js/src/lib/selection-gate.js), and the echo of that one would overwrite it.
+    layer = traitlets.Unicode("").tag(sync=True, echo_update=False)
+    channel = traitlets.Int(0).tag(sync=True, echo_update=False)
+    position = _Position().tag(sync=True, echo_update=False)
+    rule = traitlets.Enum(RULES, default_value="deconvnet").tag(sync=True, echo_update=False)
     sort_by = traitlets.Enum(SORTS, default_value="channel").tag(sync=True)
     layer_atlas_open = traitlets.Bool(False).tag(sync=True)
     layer_atlas_page = traitlets.Int(0).tag(sync=True)
@@ -151,7 +153,7 @@ class CNNViz(anywidget.AnyWidget):
     gallery = traitlets.Dict().tag(sync=True)
     #: ``{layer, channel, text}`` or ``{}``: a remark on the selection shown beside the layer picker while that unit
     #: is selected — a new layer without the channel moved it to its last one. Set by whichever side clamped.
-    note = traitlets.Dict().tag(sync=True)
+    note = traitlets.Dict().tag(sync=True, echo_update=False)
     top9 = traitlets.Dict().tag(sync=True)  # exemplars
     layer_atlas = traitlets.Dict().tag(sync=True)
     mining = traitlets.Dict().tag(sync=True)

@@ -146,6 +146,8 @@ export class StaticModel {
     this.refusal = null;
     /** Resolves when the answers to the latest selection are in (tests and the page wait on it). */
     this.settled = Promise.resolve();
+    /** It answers in the page: the views send it every selection (context.js paces only a kernel's). */
+    this.answersLocally = true;
   }
 
   /**

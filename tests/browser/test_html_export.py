@@ -9,7 +9,7 @@ import jupyter_driver
 import numpy as np
 import pytest
 import torch
-from harness_bridge import TINY_LABELS, canvas_rgb, tiny_images, tiny_model
+from harness_bridge import TINY_LABELS, canvas_rgb, tile_pixels, tiny_images, tiny_model
 from torch import nn
 
 from cnnviz_widget import CNNViz, ImagePreprocess, encode
@@ -93,14 +93,11 @@ def test_export_opens_offline_and_answers_clicks_with_the_widgets_pixels(offline
     assert page.locator("[data-testid=unit-tile]").count() == 5
     w.layer = "<img src=x onerror=alert(1)>"
     sheet = np.asarray(encode.to_pil(w.atlas["png"]))
-    tile = page.evaluate("""() => {
-      const c = document.querySelector("[data-testid=unit-tile][data-channel='3'] canvas");
-      return { w: c.width, h: c.height, d: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
-    }""")
+    tile = tile_pixels(page, "[data-testid=unit-tile][data-channel='3']")
     th, tw = w.atlas["tile"]
     cols = w.atlas["cols"]
     codes = sheet[(3 // cols) * th:(3 // cols + 1) * th, (3 % cols) * tw:(3 % cols + 1) * tw, 0]
-    assert np.array_equal(np.array(tile["d"], np.uint8).reshape(th, tw, 4)[..., 0], codes)  # gray colour map
+    assert np.array_equal(np.array(tile["data"], np.uint8).reshape(th, tw, 4)[..., 0], codes)  # gray colour map
     page.check("[data-testid=layer-all]")  # every layer, not only the stages: PgDn reaches the ReLU after the conv
     page.focus(".cnnviz-root")
     page.keyboard.press("PageDown")

@@ -3,7 +3,7 @@
 // class. Click a unit to open its card. Computed by the kernel only while open (`layer_atlas_open`); renders from
 // the `layer_atlas` trait, one page (`layer_atlas_page`) at a time, when its stamp answers the current state.
 import { atlasUnitDead, cropRGBA, exemplarRect, readFloat32, readStats } from "../lib/decode.js";
-import { h } from "../lib/dom.js";
+import { h, setHidden, setText } from "../lib/dom.js";
 import { percent } from "../lib/format.js";
 import { layerAtlasAnswers } from "../protocol.js";
 
@@ -67,17 +67,18 @@ export function layerAtlasPanel(ctx) {
   function controls() {
     const mining = model.get("mining") ?? {};
     const open = Boolean(model.get("layer_atlas_open"));
-    el.hidden = !mining.state;
-    toggle.textContent = open ? "hide" : "show every unit of this layer";
+    setHidden(el, !mining.state);
+    setText(toggle, open ? "hide" : "show every unit of this layer");
     toggle.setAttribute("aria-expanded", String(open));
-    body.hidden = !open;
-    pager.hidden = !open || !shown?.pages;
+    setHidden(body, !open);
+    setHidden(pager, !open || !shown?.pages);
     prev.disabled = !shown || shown.page <= 0;
     next.disabled = !shown || shown.page >= shown.pages - 1;
     const atlas = model.get("layer_atlas") ?? {};
     const fresh = layerAtlasAnswers(atlas.request, model);
     grid.classList.toggle("cnnviz-stale", open && !fresh);
-    el.dataset.state = !open ? "closed" : fresh ? atlas.state ?? "none" : "pending";
+    const state = !open ? "closed" : fresh ? atlas.state ?? "none" : "pending";
+    if (el.dataset.state !== state) el.dataset.state = state;
     const layer = model.get("layer");
     for (const unit of grid.children) {
       const on = shown?.request.layer === layer && Number(unit.dataset.channel) === model.get("channel");

@@ -3,7 +3,7 @@
 // where the top-9 exemplars plug in.
 import { colorize } from "../lib/colormap.js";
 import { bytesOf, rawToRGBA } from "../lib/decode.js";
-import { decodeBitmap, drawBitmap, h, putPixels } from "../lib/dom.js";
+import { decodeBitmap, drawBitmap, h, putPixels, setText } from "../lib/dom.js";
 import { formatNumber, silenceText } from "../lib/format.js";
 import { fieldBox, positionAt } from "../lib/layout.js";
 import { offered, requestKey, selectionOf, unitAnswers } from "../protocol.js";
@@ -98,12 +98,12 @@ export function unitCard(ctx) {
     const where = { max: "the strongest location", map: "the whole map" };
     positions.offer((p) => (offered(holds, "position", p) ? null : saved(where[p])));
     const pickable = offered(holds, "position", [0, 0]);
-    map.label.textContent = pickable ? "activation map · click a location" : "activation map";
+    setText(map.label, pickable ? "activation map · click a location" : "activation map");
     map.canvas.title = pickable ? "" : saved("picking a location");
     map.canvas.classList.toggle("cnnviz-figure-canvas--pickable", pickable);
     rules.set(selection.rule);
     positions.set(Array.isArray(selection.position) ? "" : selection.position);
-    picked.textContent = Array.isArray(selection.position) ? `picked (${selection.position.join(", ")})` : "";
+    setText(picked, Array.isArray(selection.position) ? `picked (${selection.position.join(", ")})` : "");
     title.textContent = `${selection.layer} · channel ${selection.channel}`;
     el.dataset.layer = selection.layer;
     el.dataset.channel = String(selection.channel);

@@ -4,31 +4,54 @@ The page holds the bundled front end, the widget's state and every picture inlin
 small static model (``js/src/static-model.js``) that answers the page's clicks from results computed here. The
 panels are the widget's own and render from that state exactly as they do live.
 
-**What is precomputed** (choices that keep a page of a whole network a reasonable size):
+**What is saved by default: what a reader needs** (``w.to_html("page.html")``, ``cnnviz export``; a few seconds
+and a few MB for the default model with the demo set's exemplars, where every unit of every layer took 152 s and
+34 MB without exemplars, and hours with them):
 
-* the activation grid of every exported layer, for the widget's current image;
-* a unit card for **every channel** of those layers at its strongest location (``positions=("max",)``; add
-  ``"map"`` for the whole-map projections), for the chosen rules (default: the widget's current rule). Projections
-  are computed in batches, one receptive-field crop per unit (:meth:`~.engine.explorer.Explorer.project_batch`); a
-  unit that is silent on the image has a zero projection, known without computing it;
-* with dataset exemplars in the widget (``w.mine()``, ``w.load_exemplars()``), the top-9 panel of every unit of the
-  mined layers and every page of their layer atlas, in both orders. These are many pictures (18 per unit): export
-  the layers you will show — a few layers, not all of them;
+* the **layers the paper shows**, one per stage (:attr:`~cnnviz_widget.engine.Explorer.stages`; SqueezeNet:
+  features.0, the eight fire modules, classifier.1), and the selected layer — each with its activation grid;
+* of each layer, the **units a reader clicks** (``units="reader"``): unit cards of the :data:`STRONGEST` units
+  strongest on the image (what the grid sorted by strength shows first), of the units on the layer atlas's first
+  page and of the selected unit;
+* with dataset exemplars (``w.mine()``, ``w.load_exemplars()``): the layer atlas's **first page in strength order**,
+  :data:`ATLAS_UNITS` units (the paper's Figure 2 for the layer: the units whose best exemplars fire hardest), and
+  the top-9 panels of those units and of the selected unit. Exemplar projections are the dear part: a unit's top-9
+  is 9 projections, each of the whole image in the last layers;
 * the class-evidence panel (Grad-CAM and guided Grad-CAM) of each of the image's top-5 classes — and of the class
-  chosen at export time — at every exported layer with a spatial map and at the default Grad-CAM layer, with and
-  without the counterfactual map: one batched engine call per layer for all the classes;
-* the unit selected at export time, when the page holds it (its rule and position are among those saved);
-  otherwise the page opens on the same unit at a saved position and rule (a location picked on the map — as
-  opening an exemplar picks one — becomes the unit's strongest location), so its first click is answered.
+  chosen at export time — at the default Grad-CAM layer and at the class layer chosen, with and without the
+  counterfactual map: one batched engine call per layer for all the classes.
+
+The page opens on the selected unit (the grid and the layer atlas sorted by strength, so what it holds comes
+first) and says what it holds: the header lists it, the tiles of units it does not hold are dimmed, a click on
+one says in the banner that it needs the live widget, and a top-9 panel or layer-atlas page it does not hold says
+so in place.
+
+**Everything, or what you choose.** ``layers="all"`` (every layer the widget lists) or a list of layers saves
+**every unit** of them (``units="all"``, the default for layers you name; ``units="reader"`` keeps the reader's
+choice on them): a unit card of each channel, and with exemplars every unit's top-9 and every page of the layer
+atlas in both orders (18 pictures a unit: export the layers you will show). Either way:
+
+* unit cards are at the unit's strongest location (``positions=("max",)``; add ``"map"`` for the whole-map
+  projections), for the chosen rules (default: the widget's current rule); projections are computed in batches,
+  one receptive-field crop per unit (:meth:`~.engine.explorer.Explorer.project_batch`), and a unit that is silent
+  on the image has a zero projection, known without computing it;
+* a unit's exemplar projections are computed once (a batch of units at a time), for its top-9 panel and its row
+  of the layer atlas, whatever the order of the page it is on;
+* every unit synthesised in the session (activation maximisation) shows its image.
 
 Another position (a click on the activation map), another rule or a new image needs the kernel: the page's rule and
-position buttons it cannot answer are disabled with a title that says so, and its header lists what it can answer.
+position buttons it cannot answer are disabled with a title that says so.
+
+**Interrupting.** The progress bar counts unit cards and top-9 panels; Ctrl-C (a notebook's interrupt) stops the
+export within a batch, writes no file (the page is written whole at the end, through a temporary file), and leaves
+the widget as it was.
 
 **Storage.** Binary data is stored once per distinct content and base64-encoded. Pictures of *codes* (activation
 maps, atlases: their values are coloured in the page) and the layer-1 filters stay lossless PNG; the unit cards'
 RGB projections are WebP at ``quality``, those larger than ``max_side`` pixels shrunk to it (the units of the last
 layers see the whole image), and so are the photos: the input, the gallery and the exemplar sheets of the top-9
-panels and the layer atlas — unless ``lossless=True``: then every picture is the widget's own, pixel for pixel.
+panels (their tiles at :data:`EXEMPLAR_SIDE` px, the size the panel shows) and the layer atlas — unless
+``lossless=True``: then every picture is the widget's own, pixel for pixel.
 
 **Safety.** Every text (class names, layer names, file names) travels inside ``<script type="application/json">``
 with ``<``, ``>`` and ``&`` written as ``\\u003c``, ``\\u003e``, ``\\u0026``, so no text can end the script or open
@@ -46,7 +69,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,17 +81,33 @@ from . import encode
 from .engine import RULES, UnitRequest
 from .errors import CNNVizError
 from .state.class_evidence import ClassRequest, class_evidence_state, class_layers
-from .state.exemplars import layer_atlas_state, top9_state
+from .state.exemplars import (
+    LAYER_ATLAS_PAGE,
+    ExemplarTiles,
+    Tiles,
+    atlas_order,
+    layer_atlas_state,
+    top9_state,
+)
 from .state.keys import ANSWER_KEYS, answer_key
 from .state.units import atlas_state, silence, unit_request, unit_state
 
-__all__ = ["ExportReport", "export_html"]
+__all__ = ["ATLAS_UNITS", "STRONGEST", "UNITS", "ExportReport", "LayerPlan", "default_layers", "export_html",
+           "plan_layer"]
 
 _STATIC = Path(__file__).parent / "static"
 #: Positions a unit card can be precomputed at (see ``CNNViz.position``).
 POSITIONS = ("max", "map")
-#: Units projected per batch.
+#: Unit cards projected per batch.
 BATCH_UNITS = 64
+#: Units whose exemplars are projected per batch (9 projections each: a batch of the deepest layer takes seconds).
+EXEMPLAR_BATCH = 16
+#: Which units of a layer a page holds: ``"reader"`` (the units a reader clicks) or ``"all"``.
+UNITS = ("reader", "all")
+#: ``units="reader"``: unit cards of this many units a layer, the strongest on the image.
+STRONGEST = 16
+#: ``units="reader"``: the layer atlas's first page in strength order holds this many units, with their top-9.
+ATLAS_UNITS = 4
 #: Uncompressed pictures up to this many bytes are stored as they are (a PNG would not be smaller).
 RAW_AS_IS = 1024
 #: Top-9 tiles are saved at most this many pixels a side: the size the panel shows them at (js/src/widget.css).
@@ -111,6 +150,7 @@ class ExportReport:
         units: unit cards precomputed (all layers, rules and positions).
         blobs: distinct binary items stored (pictures, statistics).
         seconds: time taken.
+        exemplars: top-9 panels saved (all layers and rules).
     """
 
     path: Path
@@ -119,10 +159,11 @@ class ExportReport:
     units: int
     blobs: int
     seconds: float
+    exemplars: int = 0
 
     def __str__(self) -> str:
         return (f"{self.path}: {self.size / 1e6:.1f} MB — {len(self.layers)} layers, {self.units} unit cards, "
-                f"{self.blobs} pictures and tables, {self.seconds:.0f} s")
+                f"{self.exemplars} top-9 panels, {self.blobs} pictures and tables, {self.seconds:.1f} s")
 
 
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -231,73 +272,158 @@ def _unit_states(widget: Any, layer: str, channels: list[int], position: str, ru
             for c, where, p in zip(channels, geometry, projections)]
 
 
-def _opening(widget: Any, names: list[str], rules: list[str], positions: list[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LayerPlan:
+    """What a page holds of one layer.
+
+    Attributes:
+        name: the layer.
+        cards: channels with a unit card (for every rule and position saved).
+        top9: channels with a top-9 panel (a mined layer's).
+        pages: the layer atlas's pages saved, ``(sort_by, page)``.
+        page_size: units on a page of its layer atlas.
+    """
+
+    name: str
+    cards: list[int]
+    top9: list[int] = field(default_factory=list)
+    pages: list[tuple[str, int]] = field(default_factory=list)
+    page_size: int = LAYER_ATLAS_PAGE
+
+
+def default_layers(widget: Any) -> list[str]:
+    """The layers a page holds by default: one per stage (:attr:`~cnnviz_widget.engine.Explorer.stages`) and the
+    selected layer, in forward order."""
+    ex = widget.explorer
+    names = {info.name for info in ex.stages} | {ex.layer(widget.layer).name}
+    return [name for name in ex.layer_names if name in names]
+
+
+def _strongest(acts: torch.Tensor, count: int) -> list[int]:
+    """The ``count`` channels of a layer's activations ``[C, ...]`` strongest on the image: highest maximum first,
+    ties by channel — the activation grid's order sorted by strength (``js/src/lib/layout.js: tileOrder``)."""
+    peaks = encode.channel_stats(acts)[:, 1]
+    return sorted(range(len(peaks)), key=lambda c: (-float(peaks[c]), c))[:count]
+
+
+def plan_layer(widget: Any, name: str, units: str) -> LayerPlan:
+    """What a page holds of layer ``name``: every unit (``units="all"``), or the reader's (the module docstring)."""
+    channels = widget.explorer.layer(name).channels
+    result = widget.exemplars
+    mined = result is not None and name in result.layer_names
+    if units == "all":
+        pages = math.ceil(channels / LAYER_ATLAS_PAGE)
+        return LayerPlan(name, list(range(channels)), list(range(channels)) if mined else [],
+                         [(order, page) for order in ("channel", "strength") for page in range(pages)] if mined
+                         else [])
+    selected = {widget.channel} if name == widget.layer else set()
+    head = set(atlas_order(result, name, "strength")[:ATLAS_UNITS]) if mined else set()
+    cards = set(_strongest(widget.session.activations(name), STRONGEST)) | head | selected
+    return LayerPlan(name, sorted(cards), sorted(head | selected) if mined else [],
+                     [("strength", 0)] if mined else [], ATLAS_UNITS)
+
+
+def _opening(widget: Any, plans: dict[str, LayerPlan], rules: list[str], positions: list[str]) -> dict[str, Any]:
     """The selection a saved page opens on: the widget's own where the page holds it, else the nearest it holds —
-    an exported layer (its first channel when the layer changes), a saved rule, a saved position (a location picked
-    on the map, e.g. by opening an exemplar, becomes the unit's strongest location or its whole map)."""
-    layer = widget.layer if widget.layer in names else names[0]
-    return {"layer": layer, "channel": widget.channel if layer == widget.layer else 0,
+    an exported layer (channel 0 when the selected one is not held there, or its first unit held), a saved rule, a
+    saved position (a location picked on the map, e.g. by opening an exemplar, becomes the unit's strongest
+    location or its whole map)."""
+    layer = widget.layer if widget.layer in plans else next(iter(plans))
+    cards = plans[layer].cards
+    if layer == widget.layer and widget.channel in cards:
+        channel = widget.channel
+    else:
+        channel = 0 if 0 in cards else cards[0]
+    return {"layer": layer, "channel": channel,
             "position": widget.position if widget.position in positions else positions[0],
             "rule": widget.rule if widget.rule in rules else rules[0]}
 
 
-def _displayed_size(top9: dict[str, Any]) -> dict[str, Any]:
-    """A top-9 state with its sheets' tiles shrunk to :data:`EXEMPLAR_SIDE` (the panel shows no more pixels)."""
-    if "patches" not in top9 or max(top9["tile"]) <= EXEMPLAR_SIDE:
-        return top9
-    shrunk = dict(top9)
-    for name in ("patches", "projections"):
-        tiles = encode.sheet_tiles(top9[name], top9["count"], top9["cols"], top9["tile"])
-        small = np.stack([encode.fit_picture(tile, EXEMPLAR_SIDE) for tile in tiles])
-        shrunk[name] = encode.png(encode.tile_sheet(small, top9["cols"]))
-        shrunk["tile"] = list(small.shape[1:3])
-    return shrunk
+def _displayed(tiles: Tiles, side: int) -> Tiles:
+    """A unit's exemplar tiles for its top-9 panel with those larger than ``side`` px shrunk to it (the panel
+    shows no more pixels)."""
+    if max(tiles.patches.shape[1:3]) <= side:
+        return tiles
+    return replace(tiles, patches=np.stack([encode.fit_picture(t, side) for t in tiles.patches]),
+                   projections=np.stack([encode.fit_picture(t, side) for t in tiles.projections]))
 
 
-def _exemplar_answers(widget: Any, layers: list[str], rules: list[str], store: _Store, tick: Callable[[int], None]
-                      ) -> dict[str, dict[str, Any]]:
-    """Top-9 panels and layer-atlas pages of the mined layers among ``layers`` (see :mod:`.panels.exemplars`)."""
+def _small(tiles: Tiles) -> Tiles:
+    """A unit's tiles for the layer atlas, which reads the small ones only: the large ones are not kept (a deep
+    layer has hundreds of units)."""
+    return replace(tiles, patches=tiles.small_patches, projections=tiles.small_projections)
+
+
+class _LayerTiles:
+    """The exemplar tiles of one layer and rule as the export uses them — the same interface as
+    :class:`~cnnviz_widget.state.exemplars.ExemplarTiles` (``get``), each unit's computed once: :meth:`compute`
+    gets a batch of units' tiles from the widget's cache (which computes them), and keeps only the small tiles of
+    the layer atlas once their top-9 panels are saved, so every page of the atlas, in either order, is built
+    without computing a projection again."""
+
+    def __init__(self, source: ExemplarTiles, side: int | None) -> None:
+        self.source = source
+        self.side = side
+        self.top9: dict[int, Tiles] = {}
+        self.kept: dict[int, Tiles] = {}
+
+    def compute(self, result: Any, layer: str, channels: list[int], rule: str, order: str) -> None:
+        """Tiles of ``channels`` (units with exemplars), ready for their top-9 panels until the next call."""
+        fresh = self.source.get(result, layer, channels, rule, order) if channels else {}
+        self.top9 = {c: t if self.side is None else _displayed(t, self.side) for c, t in fresh.items()}
+        self.kept.update({c: _small(t) for c, t in fresh.items()})
+
+    def get(self, result: Any, layer: str, channels: Sequence[int], rule: str, order: str) -> dict[int, Tiles]:
+        missing = [c for c in channels if c not in self.top9 and c not in self.kept]
+        if missing:  # units on a saved page of the atlas without a top-9 panel of their own
+            self.kept.update({c: _small(t) for c, t in self.source.get(result, layer, missing, rule, order).items()})
+        return {c: self.top9[c] if c in self.top9 else self.kept[c] for c in channels}
+
+
+def _exemplar_answers(widget: Any, plans: list[LayerPlan], rules: list[str], store: _Store,
+                      tick: Callable[[int], None]) -> dict[str, dict[str, Any]]:
+    """Top-9 panels and layer-atlas pages of the plans' mined layers (see :mod:`.panels.exemplars`)."""
     panel = widget.panels.exemplars
     result, version = panel.current()
     order = widget.session.channel_order
     top9: dict[str, Any] = {}
     pages: dict[str, Any] = {}
-    for layer in [name for name in layers if name in result.layer_names]:
-        stats = result.stats(layer)
-        channels = list(range(int(stats.fired.shape[0])))
+    for plan in plans:
+        if not plan.top9 and not plan.pages:
+            continue
+        dead = result.stats(plan.name).dead
         for rule in rules:
-            for chunk in _chunks(channels, BATCH_UNITS):
-                live = [c for c in chunk if result.top(layer, c) and not stats.dead[c]]
-                if live:
-                    panel.tiles.get(result, layer, live, rule, order)  # one batch; the states below reuse the tiles
+            tiles = _LayerTiles(panel.tiles, None if store.lossless else EXEMPLAR_SIDE)
+            # Strongest first: with every unit saved, a page of the atlas in strength order is a batch of its own.
+            wanted = set(plan.top9)
+            ranked = [c for c in atlas_order(result, plan.name, "strength") if c in wanted]
+            for chunk in _chunks(ranked, EXEMPLAR_BATCH):
+                tiles.compute(result, plan.name, [c for c in chunk if result.top(plan.name, c) and not dead[c]],
+                              rule, order)
                 for c in chunk:
-                    request = {"layer": layer, "channel": c, "rule": rule}
-                    state = top9_state(result, version, request, panel.tiles, order)
-                    top9[answer_key("top9", request)] = store.value(
-                        state if store.lossless else _displayed_size(state), photos=True)
+                    request = {"layer": plan.name, "channel": c, "rule": rule}
+                    state = top9_state(result, version, request, tiles, order)
+                    top9[str(answer_key("top9", request))] = store.value(state, photos=True)
                 tick(len(chunk))
-            for sort_by in ("channel", "strength"):
-                page, count = 0, 1
-                while page < count:
-                    request = {"layer": layer, "page": page, "rule": rule, "sort_by": sort_by}
-                    state = layer_atlas_state(result, version, request, panel.tiles, order)
-                    selection = {"layer": layer, "layer_atlas_page": page, "rule": rule, "sort_by": sort_by,
-                                 "layer_atlas_open": True}
-                    pages[str(answer_key("layer_atlas", selection))] = store.value(state, photos=True)
-                    count = int(state.get("pages", 1))
-                    page += 1
+            tiles.top9 = {}  # the atlas pages below show the small tiles
+            for sort_by, page in plan.pages:
+                request = {"layer": plan.name, "page": page, "rule": rule, "sort_by": sort_by}
+                state = layer_atlas_state(result, version, request, tiles, order, page_size=plan.page_size)
+                selection = {"layer": plan.name, "layer_atlas_page": page, "rule": rule, "sort_by": sort_by,
+                             "layer_atlas_open": True}
+                pages[str(answer_key("layer_atlas", selection))] = store.value(state, photos=True)
     return {"top9": top9, "layer_atlas": pages}
 
 
-def _class_answers(widget: Any, names: list[str], store: _Store) -> tuple[list[str], dict[str, Any]]:
-    """The class-evidence answers of the top-5 classes (and the chosen one) at the class layers among ``names`` and
-    the default one (see :mod:`.panels.class_evidence`); returns the layers answered and the answers by key. A
+def _class_answers(widget: Any, wanted: Sequence[str], store: _Store) -> tuple[list[str], dict[str, Any]]:
+    """The class-evidence answers of the top-5 classes (and the chosen one) at the class layers among ``wanted``
+    and the default one (see :mod:`.panels.class_evidence`); returns the layers answered and the answers by key. A
     layer the engine refuses is left out — all of them for a model whose output is not class scores: the page then
     shows the panel as it was."""
     session = widget.session
     ex, x = session.explorer, session.require_input()
     with_map, default = class_layers(ex)
-    layers = [name for name in with_map if name in names or name == default]
+    layers = [name for name in with_map if name in wanted or name == default]
     targets = [int(p["index"]) for p in widget.picture.get("predictions", [])]
     if widget.class_target is not None and widget.class_target not in targets:
         targets.append(int(widget.class_target))
@@ -319,6 +445,23 @@ def _class_answers(widget: Any, names: list[str], store: _Store) -> tuple[list[s
     return saved, answers
 
 
+def _unsaved(plans: list[LayerPlan]) -> dict[str, Any]:
+    """What the page shows for a top-9 panel or a layer-atlas page it does not hold (``static-model.js``): a state
+    stamped with the selection (each request field read from a selection trait) that says so."""
+    if all(not plan.top9 for plan in plans):
+        return {}
+    return {
+        "top9": {"request": {"layer": "layer", "channel": "channel", "rule": "rule"},
+                 "message": "Not in this saved page: it holds the top-9 exemplars of the units on the layer atlas's "
+                            "first page and of the unit selected when it was saved. Run the notebook to see this "
+                            "unit's."},
+        "layer_atlas": {"request": {"layer": "layer", "page": "layer_atlas_page", "rule": "rule",
+                                    "sort_by": "sort_by"},
+                        "message": "Not in this saved page: it holds the layer atlas's first page in strength order "
+                                   "(sort the grid by strength). Run the notebook to page through every unit."},
+    }
+
+
 def _script_json(value: Any) -> str:
     """JSON that is safe inside ``<script type="application/json">``: nothing in it can close the element."""
     text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
@@ -338,7 +481,8 @@ def export_html(
     widget: Any,
     path: str | Path,
     *,
-    layers: Sequence[str] | None = None,
+    layers: Sequence[str] | str | None = None,
+    units: str | None = None,
     rules: Sequence[str] | None = None,
     positions: Sequence[str] = ("max",),
     lossless: bool = False,
@@ -347,12 +491,16 @@ def export_html(
     title: str | None = None,
     progress: bool | Callable[[int, int], None] = True,
 ) -> ExportReport:
-    """Write ``widget`` as one self-contained HTML file (see the module docstring for what it holds).
+    """Write ``widget`` as one self-contained HTML file (the module docstring says what it holds).
 
     Args:
         widget: a :class:`~cnnviz_widget.CNNViz`.
         path: the file to write (``.html``).
-        layers: the layers to export (default: every layer the widget lists).
+        layers: the layers to export: by default one per stage and the selected one (:func:`default_layers`),
+            ``"all"`` for every layer the widget lists, or a list of layer names.
+        units: which units of those layers: ``"reader"`` (the units a reader clicks: the :data:`STRONGEST` strongest
+            on the image, the layer atlas's first page, the selected one) or ``"all"``. Default: ``"reader"`` for
+            the default layers, ``"all"`` for layers you name.
         rules: projection rules to precompute (default: the widget's current rule); any of
             ``"deconvnet"``, ``"guided"``, ``"gradient"``. Each one adds a card per unit.
         positions: ``"max"`` (each unit at its strongest location) and/or ``"map"`` (its whole map).
@@ -361,21 +509,33 @@ def export_html(
         max_side: projections larger than this many pixels a side are shrunk to it when not lossless (``None``:
             never).
         title: the page's title (default: model and image names).
-        progress: a progress bar (``True``), none (``False``) or ``callback(done, total)`` in unit cards.
+        progress: a progress bar (``True``), none (``False``) or ``callback(done, total)`` in unit cards and top-9
+            panels.
 
     Returns:
         An :class:`ExportReport` (its ``str`` is one line: path, size, counts, time).
 
     Raises:
         LayerError: an unknown layer (the message lists the valid ones).
-        ValueError: an unknown rule or position.
+        ValueError: an unknown rule, position or units.
         CNNVizError: the front end is not built.
+        KeyboardInterrupt: the export was interrupted: no file was written.
     """
     start = time.perf_counter()
     ex = widget.explorer
-    names = list(ex.layer_names) if layers is None else [ex.layer(name).name for name in layers]
+    if layers is None:
+        names = default_layers(widget)
+    elif isinstance(layers, str) and layers == "all":
+        names = list(ex.layer_names)
+    elif isinstance(layers, str):
+        raise ValueError(f"layers={layers!r}: pass 'all' or a list of layer names (w.explorer.layer_names lists them)")
+    else:
+        names = list(dict.fromkeys(ex.layer(name).name for name in layers))
     if not names:
         raise ValueError("layers is empty: pass at least one layer name (w.explorer.layer_names lists them)")
+    units = ("reader" if layers is None else "all") if units is None else units
+    if units not in UNITS:
+        raise ValueError(f"unknown units {units!r}; choose among {', '.join(UNITS)}")
     rules = [widget.rule] if rules is None else list(dict.fromkeys(rules))
     for rule in rules:
         if rule not in RULES:
@@ -392,10 +552,11 @@ def export_html(
     widget.wait_exemplars()  # no panel job may run while this reads the exemplars
     widget.wait_class_evidence()  # the saved state shows the chosen class's answer
 
-    exemplars = widget.exemplars
-    mined = [n for n in names if exemplars is not None and n in exemplars.layer_names]
-    unit_count = sum(ex.layer(n).channels for n in names) * len(rules) * len(positions)
-    total = unit_count + sum(ex.layer(n).channels for n in mined) * len(rules)
+    session = widget.session
+    plans = {name: plan_layer(widget, name, units) for name in names}
+    unit_count = sum(len(plan.cards) for plan in plans.values()) * len(rules) * len(positions)
+    exemplar_count = sum(len(plan.top9) for plan in plans.values()) * len(rules)
+    total = unit_count + exemplar_count
     done = 0
     bar = None
     if progress is True:
@@ -412,31 +573,31 @@ def export_html(
             progress(done, total)
 
     store = _Store(lossless, int(quality), max_side)
-    session = widget.session
     answers: dict[str, dict[str, Any]] = {"atlas": {}, "unit": {}}
     syntheses: dict[str, Any] = {}
     try:
-        for name in names:
+        for name, plan in plans.items():
             answers["atlas"][str(answer_key("atlas", {"layer": name}))] = store.value(
                 atlas_state(session.image_id, name, session.activations(name))[0])
-            channels = list(range(ex.layer(name).channels))
             for rule_ in rules:
                 for position_ in positions:
-                    for chunk in _chunks(channels, BATCH_UNITS):
+                    for chunk in _chunks(plan.cards, BATCH_UNITS):
                         for c, state in zip(chunk, _unit_states(widget, name, chunk, position_, rule_)):
                             key = answer_key("unit", {"layer": name, "channel": c, "position": position_,
                                                       "rule": rule_})
                             answers["unit"][str(key)] = store.value(state)
                         tick(len(chunk))
-        if mined:
-            answers.update(_exemplar_answers(widget, mined, rules, store, tick))
+        if exemplar_count or any(plan.pages for plan in plans.values()):
+            answers.update(_exemplar_answers(widget, list(plans.values()), rules, store, tick))
         # Every unit synthesised in this session (of the exported layers) shows its image on the page too.
         for (layer, channel), state in widget.panels.experiments.syntheses_of(ex).items():
-            if layer in names:
+            if layer in plans and channel in plans[layer].cards:
                 syntheses[str(answer_key("synthesis_result", {"layer": layer, "channel": channel}))] = state
         if syntheses:
             answers["synthesis_result"] = {key: store.value(state) for key, state in syntheses.items()}
-        class_layers_saved, class_answers = _class_answers(widget, names, store)
+        # The reader's page: Grad-CAM where its paper looks (the default layer) and where the widget looks now.
+        class_wanted = [widget.class_layer] if units == "reader" else names
+        class_layers_saved, class_answers = _class_answers(widget, class_wanted, store)
         if class_answers:
             answers["class_evidence"] = class_answers
     finally:
@@ -445,12 +606,16 @@ def export_html(
 
     state = {k: v for k, v in widget.get_state().items() if not k.startswith("_")
              and k not in ("layout", "tabbable", "tooltip", *_LIVE_ONLY)}
-    state["layers"] = [entry for entry in widget.layers if entry["name"] in names]
-    opening = _opening(widget, names, rules, positions)
+    state["layers"] = [entry for entry in widget.layers if entry["name"] in plans]
+    opening = _opening(widget, plans, rules, positions)
+    if units == "reader":  # the grid and the layer atlas list what the page holds first
+        opening.update(sort_by="strength", layer_atlas_page=0)
     if opening != {k: state[k] for k in opening}:  # open on a unit the page answers, and whose neighbours it answers
         state.update(opening, note={})
-        state["atlas"] = answers["atlas"][str(answer_key("atlas", state))]
-        state["unit"] = answers["unit"][str(answer_key("unit", state))]
+    for trait in ("atlas", "unit", "top9", "layer_atlas"):  # the opening selection's answers, as saved
+        key = answer_key(trait, state)
+        if key is not None and str(key) in answers.get(trait, {}):
+            state[trait] = answers[trait][str(key)]
     own = str(answer_key("synthesis_result", state))
     if own in syntheses:  # the page opens on the selected unit's own image
         state["synthesis_result"] = syntheses[own]
@@ -463,12 +628,19 @@ def export_html(
     picture = widget.picture
     about = {"model": widget.model_info.get("name"), "image": picture.get("name"),
              "source": widget.model_info.get("source")}
+    holds: dict[str, Any] = {"layers": names, "rules": rules, "positions": positions,
+                             "exemplars": [name for name, plan in plans.items() if plan.pages]}
+    if units == "reader":
+        holds["units"] = {name: plan.cards for name, plan in plans.items()}
+        holds["units_note"] = (f"the {STRONGEST} strongest on this image"
+                               + (f", the {ATLAS_UNITS} heading the layer atlas" if holds["exemplars"] else "")
+                               + " and the one selected")
     document = {
         "format": 2,
         "about": about,
         "keys": ANSWER_KEYS,
-        "holds": {"layers": names, "rules": rules, "positions": positions,
-                  "exemplars": mined},
+        "holds": holds,
+        "unsaved": _unsaved(list(plans.values())) if units == "reader" else {},
         "state": {**{k: store.value(v, photos=k in _PHOTO_TRAITS) for k, v in state.items()}, "busy": False,
                   "error": "", "jobs": {kind: job for kind, job in widget.jobs.items()
                                         if job.get("state") not in _UNFINISHED}},
@@ -500,7 +672,11 @@ def export_html(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:  # an interrupt (or a full disk) mid-write leaves no partial file behind
+        tmp.unlink(missing_ok=True)
+        raise
     return ExportReport(path=path, size=path.stat().st_size, layers=names, units=unit_count, blobs=len(store.blobs),
-                        seconds=time.perf_counter() - start)
+                        seconds=time.perf_counter() - start, exemplars=exemplar_count)

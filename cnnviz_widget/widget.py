@@ -281,18 +281,20 @@ class CNNViz(anywidget.AnyWidget):
         target.write_bytes(self.unit_card().png())
         return target
 
-    def to_html(self, path: str | Path, *, layers: Sequence[str] | None = None, rules: Sequence[str] | None = None,
-                **options: Any) -> Any:
+    def to_html(self, path: str | Path, *, layers: Sequence[str] | str | None = None,
+                rules: Sequence[str] | None = None, **options: Any) -> Any:
         """Save the widget as one self-contained HTML page that opens without Python (a handout, a slide, a web
-        page): the grids, unit cards, projections and — when exemplars were mined — top-9 panels of ``layers``
-        stay clickable. Returns an :class:`~cnnviz_widget.export.ExportReport` (path, size, counts).
+        page). By default it holds what a reader needs, in seconds: one layer per stage and the selected one, each
+        with its grid and the cards (and top-9 exemplars, when mined) of the units a reader clicks; ``layers="all"``
+        or a list of layers holds every unit of them. Returns an :class:`~cnnviz_widget.export.ExportReport`.
 
         Example::
 
-            w.to_html("atlas.html", layers=["features.0", "features.4", "features.7"])
+            w.to_html("tour.html")                                          # what a reader needs
+            w.to_html("atlas.html", layers=["features.0", "features.4"])    # every unit of two layers
 
-        See :func:`cnnviz_widget.export.export_html` for ``rules``, ``positions``, ``lossless``, ``quality``,
-        ``title`` and ``progress``.
+        See :func:`cnnviz_widget.export.export_html` for ``units``, ``rules``, ``positions``, ``lossless``,
+        ``quality``, ``title`` and ``progress`` (Ctrl-C stops it and writes nothing).
         """
         from .export import export_html
 

@@ -1,7 +1,8 @@
 // Panel: the activation grid — every channel of the selected layer for the current image, one tile each, cut from
 // one binary atlas (its gray codes shown as they are: the PNG itself is the tiles' background, lib/sprite.js).
 // Hover shows the channel's statistics; click selects it; silent channels are marked, and so are channels whose
-// peak is above the grid's one scale (clipped); the legend says what full brightness is.
+// peak is above the grid's one scale (clipped); the legend says what full brightness is. On a saved page that holds
+// some units only (`holds.units`), the others are dimmed.
 import { colorize } from "../lib/colormap.js";
 import { bytesOf, gridScale, isDead, readStats, tileRect } from "../lib/decode.js";
 import { h, putPixels } from "../lib/dom.js";
@@ -37,12 +38,16 @@ export function activationGrid(ctx) {
   let shown = null; // the atlas currently painted
   /** @type {Set<number>} */
   let clipped = new Set();
+  /** @type {Set<number>|null} the units a saved page holds of the layer shown (null: every unit) */
+  let held = null;
 
   function describe(i) {
     if (!stats) return `channel ${i}`;
     const dead = isDead(stats, i) ? " · silent (all zero) on this image" : "";
     const above = clipped.has(i) ? ` · above the grid's scale (${formatNumber(stats.scale[i])}): clipped` : "";
-    return `channel ${i} · max ${formatNumber(stats.max[i])} · mean ${formatNumber(stats.mean[i])}${dead}${above}`;
+    const unsaved = held && !held.has(i) ? " · not in this saved page" : "";
+    return `channel ${i} · max ${formatNumber(stats.max[i])} · mean ${formatNumber(stats.mean[i])}${dead}${above}`
+      + unsaved;
   }
 
   function showLegend(atlas) {
@@ -110,6 +115,8 @@ export function activationGrid(ctx) {
     const size = pngSize(bytes);
     if (tiles.length !== atlas.count) tiles = Array.from({ length: atlas.count }, (_, i) => makeTile(i));
     stats = readStats(atlas);
+    const units = model.get("holds")?.units?.[atlas.layer];
+    held = units ? new Set(units) : null;
     showLegend(atlas);
     const [th, tw] = atlas.tile;
     grid.style.setProperty("--cnnviz-tile-size", `${tileDisplaySize(atlas.count)}px`);
@@ -121,6 +128,7 @@ export function activationGrid(ctx) {
       picture.dataset.rect = `${rect.x},${rect.y},${rect.width},${rect.height}`;
       el.classList.toggle("cnnviz-tile--dead", isDead(stats, i));
       el.classList.toggle("cnnviz-tile--clipped", clipped.has(i));
+      el.classList.toggle("cnnviz-tile--unsaved", held !== null && !held.has(i));
       el.title = describe(i);
     });
     shown = atlas;

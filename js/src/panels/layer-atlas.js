@@ -52,10 +52,15 @@ export function layerAtlasPanel(ctx) {
   let shown = null;
   let generation = 0;
 
+  /** The page shown: the page painted when it answers the selection, else the one asked for (a saved page's
+   * "not saved" answer keeps the last page painted, and its pager). */
+  function currentPage() {
+    return shown && layerAtlasAnswers(shown.request, model) ? shown.page : model.get("layer_atlas_page");
+  }
+
   function turn(step) {
-    const atlas = shown;
-    if (!atlas?.pages) return;
-    const page = Math.min(Math.max(atlas.page + step, 0), atlas.pages - 1);
+    if (!shown?.pages) return;
+    const page = Math.min(Math.max(currentPage() + step, 0), shown.pages - 1);
     if (page !== model.get("layer_atlas_page")) ctx.set("layer_atlas_page", page);
   }
 
@@ -72,8 +77,9 @@ export function layerAtlasPanel(ctx) {
     toggle.setAttribute("aria-expanded", String(open));
     setHidden(body, !open);
     setHidden(pager, !open || !shown?.pages);
-    prev.disabled = !shown || shown.page <= 0;
-    next.disabled = !shown || shown.page >= shown.pages - 1;
+    const page = currentPage();
+    prev.disabled = !shown || page <= 0;
+    next.disabled = !shown || page >= shown.pages - 1;
     const atlas = model.get("layer_atlas") ?? {};
     const fresh = layerAtlasAnswers(atlas.request, model);
     grid.classList.toggle("cnnviz-stale", open && !fresh);
@@ -94,7 +100,7 @@ export function layerAtlasPanel(ctx) {
       return;
     }
     if (atlas.state !== "ready") {
-      shown = null;
+      if (atlas.state !== "not-saved") shown = null; // a saved page's pager stays, to page back to what it holds
       grid.replaceChildren();
       message.textContent = atlas.message ?? "";
       message.hidden = !atlas.message;

@@ -98,10 +98,8 @@ __all__ = ["ATLAS_UNITS", "STRONGEST", "UNITS", "ExportReport", "LayerPlan", "de
 _STATIC = Path(__file__).parent / "static"
 #: Positions a unit card can be precomputed at (see ``CNNViz.position``).
 POSITIONS = ("max", "map")
-#: Unit cards projected per batch.
+#: Units projected per batch (unit cards; for top-9 panels, the units whose exemplars share forward passes).
 BATCH_UNITS = 64
-#: Units whose exemplars are projected per batch (9 projections each: a batch of the deepest layer takes seconds).
-EXEMPLAR_BATCH = 16
 #: Which units of a layer a page holds: ``"reader"`` (the units a reader clicks) or ``"all"``.
 UNITS = ("reader", "all")
 #: ``units="reader"``: unit cards of this many units a layer, the strongest on the image.
@@ -397,7 +395,7 @@ def _exemplar_answers(widget: Any, plans: list[LayerPlan], rules: list[str], sto
             # Strongest first: with every unit saved, a page of the atlas in strength order is a batch of its own.
             wanted = set(plan.top9)
             ranked = [c for c in atlas_order(result, plan.name, "strength") if c in wanted]
-            for chunk in _chunks(ranked, EXEMPLAR_BATCH):
+            for chunk in _chunks(ranked, BATCH_UNITS):
                 tiles.compute(result, plan.name, [c for c in chunk if result.top(plan.name, c) and not dead[c]],
                               rule, order)
                 for c in chunk:

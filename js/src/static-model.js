@@ -52,7 +52,7 @@ export function unsavedUnitText(holds, layer, channel, count) {
 export function offersText(holds) {
   const rules = holds?.rules ?? [];
   const positions = holds?.positions ?? ["max"];
-  const can = [holds?.units ? "the units not dimmed" : "units"];
+  const can = [holds?.units ? "units (those not dimmed)" : "units"];
   if ((holds?.layers ?? []).length > 1) can.push("layers");
   if (rules.length > 1) can.push(`rules (${rules.join(" / ")})`);
   if (positions.length > 1) can.push("strongest location / whole map");

@@ -278,7 +278,7 @@ def test_a_readers_page_dims_the_units_it_does_not_hold_and_says_so_when_clicked
     open_export(page, path)
     wait_key(page, "1|3|0|max|deconvnet")
     assert page.inner_text("[data-testid=export-note]").endswith(
-        "Saved without Python: click the units not dimmed and layers; other rules, whole maps, picked locations and "
+        "Saved without Python: click units (those not dimmed) and layers; other rules, whole maps, picked locations and "
         "new images need the live widget.")
     dimmed = [int(c) for c in page.eval_on_selector_all(".cnnviz-tile--unsaved", "ts => ts.map(t => t.dataset.channel)")]
     assert sorted(dimmed) == [c for c in range(6) if c not in held.cards]

@@ -199,7 +199,7 @@ test("a reader's page says which units it holds, and refuses another with that i
   const model = await StaticModel.open(readerDoc(), decodeImage);
   assert.equal(holdsText(model.doc.holds), "This saved page holds deconvnet projections of 3 units (of each layer the "
     + "2 strongest on this image) at their strongest location");
-  assert.ok(offersText(model.doc.holds).startsWith("Saved without Python: click the units not dimmed and layers;"));
+  assert.ok(offersText(model.doc.holds).startsWith("Saved without Python: click units (those not dimmed) and layers;"));
   model.set("channel", 2);
   model.save_changes();
   await model.settled;

@@ -2,6 +2,7 @@
 // messages to the kernel, view-local state and events.
 import { bytesOf } from "./lib/decode.js";
 import { decodePixels } from "./lib/dom.js";
+import { createRedrawPacer } from "./lib/redraw-pacer.js";
 import { createSelectionGate } from "./lib/selection-gate.js";
 import { selectionChanges, selectionOf, unitAnswers } from "./protocol.js";
 
@@ -11,6 +12,9 @@ import { selectionChanges, selectionOf, unitAnswers } from "./protocol.js";
  *   send: (content: any, callbacks?: any, buffers?: any[]) => void}} Model
  * @typedef {ReturnType<typeof createContext>} Context
  */
+
+/** Changes of the selection: a view's panels redraw them paced (lib/redraw-pacer.js). */
+const SELECTION_EVENTS = new Set(["change:layer", "change:channel", "change:position", "change:rule"]);
 
 /** One selection gate per model, shared by its views (so they pace one stream of selections), with its views. */
 const gates = new WeakMap();
@@ -57,20 +61,24 @@ export function createContext(model, root) {
   const local = new EventTarget();
   const decoded = new WeakMap();
   let gate = attachGate(model);
+  const pacer = createRedrawPacer();
   const ctx = {
     model,
     root,
     /** View-local state (not shared with other views or the kernel). */
     state: { uploading: false, allLayers: false },
     /**
-     * Listen to model events (space-separated), removed when the view goes.
+     * Listen to model events (space-separated), removed when the view goes. A change of the selection (layer,
+     * channel, position, rule) calls `fn` with no arguments, at once or — in a burst of clicks — once the burst's
+     * redraw is due (lib/redraw-pacer.js): read the state with `model.get`.
      * @param {string} events
      * @param {Function} fn
      */
     on(events, fn) {
       for (const event of events.split(/\s+/).filter(Boolean)) {
-        model.on(event, fn);
-        listeners.push([event, fn]);
+        const handler = SELECTION_EVENTS.has(event) ? () => pacer.call(fn) : fn;
+        model.on(event, handler);
+        listeners.push([event, handler]);
       }
     },
     /** Run `fn` when the view goes (release what a panel holds: object URLs, timers). */
@@ -128,6 +136,7 @@ export function createContext(model, root) {
       for (const [event, fn] of listeners) model.off(event, fn);
       listeners.length = 0;
       for (const fn of cleanups.splice(0)) fn();
+      pacer.close();
       if (gate) detachGate(model);
       gate = null;
     },

@@ -62,8 +62,16 @@ class Harness:
             self.page.evaluate("(s) => window.harness.model.update(s)", state)
         return list(state)
 
-    def drain(self) -> dict[str, Any]:
-        """What the front end saved and sent since the last drain."""
+    def drain(self, settle: float = 0.3) -> dict[str, Any]:
+        """What the front end saved and sent since the last drain — waiting up to ``settle`` seconds for something,
+        as the page paces selections to the kernel (``js/src/lib/selection-gate.js``: one every 100 ms at most)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.page.wait_for_function("() => window.harness.model.saved.length + window.harness.model.sent.length",
+                                        timeout=settle * 1000)
+        except PlaywrightTimeout:  # nothing came: an empty drain
+            pass
         return self.page.evaluate("() => window.harness.model.drain()")
 
     def answer(self, drained: dict[str, Any] | None = None) -> dict[str, Any]:

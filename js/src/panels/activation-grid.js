@@ -86,8 +86,9 @@ export function activationGrid(ctx) {
     el.setAttribute("aria-selected", String(on));
   }
 
-  /** Draw the selection: only the tiles that change are touched (a burst of clicks restyles two tiles each). */
-  function mark(fresh = false) {
+  /** Draw the selection: only the tiles that change are touched (a burst of clicks restyles two tiles each);
+   * every tile after a new atlas (`fresh`). */
+  function mark({ fresh = false } = {}) {
     const selected = shown && shown.layer === model.get("layer") ? model.get("channel") : -1;
     if (fresh) tiles.forEach((_, i) => select(i, i === selected));
     else if (selected !== marked) {
@@ -135,13 +136,13 @@ export function activationGrid(ctx) {
     grid.dataset.layer = atlas.layer;
     grid.dataset.image = String(atlas.image);
     arrange();
-    mark(true);
+    mark({ fresh: true });
     ctx.emit("painted", { panel: "atlas", layer: atlas.layer, image: atlas.image, received });
   }
 
   ctx.on("change:atlas", paint);
   ctx.on("change:sort_by", arrange);
-  ctx.on("change:layer change:channel change:picture", mark);
+  ctx.on("change:layer change:channel change:picture", () => mark());
   paint();
 
   const el = h("section", { className: "cnnviz-panel cnnviz-grid-panel" }, [

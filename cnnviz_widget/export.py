@@ -276,7 +276,8 @@ class LayerPlan:
 
     Attributes:
         name: the layer.
-        cards: channels with a unit card (for every rule and position saved).
+        cards: channels with a unit card (for every rule and position saved); a reader's page lists the strongest on
+            the image first (the page selects the first when a new layer does not hold the channel selected).
         top9: channels with a top-9 panel (a mined layer's).
         pages: the layer atlas's pages saved, ``(sort_by, page)``.
         page_size: units on a page of its layer atlas.
@@ -314,24 +315,21 @@ def plan_layer(widget: Any, name: str, units: str) -> LayerPlan:
         return LayerPlan(name, list(range(channels)), list(range(channels)) if mined else [],
                          [(order, page) for order in ("channel", "strength") for page in range(pages)] if mined
                          else [])
-    selected = {widget.channel} if name == widget.layer else set()
-    head = set(atlas_order(result, name, "strength")[:ATLAS_UNITS]) if mined else set()
-    cards = set(_strongest(widget.session.activations(name), STRONGEST)) | head | selected
-    return LayerPlan(name, sorted(cards), sorted(head | selected) if mined else [],
-                     [("strength", 0)] if mined else [], ATLAS_UNITS)
+    selected = [widget.channel] if name == widget.layer else []
+    head = atlas_order(result, name, "strength")[:ATLAS_UNITS] if mined else []
+    cards = list(dict.fromkeys([*_strongest(widget.session.activations(name), STRONGEST), *head, *selected]))
+    return LayerPlan(name, cards, sorted({*head, *selected}) if mined else [], [("strength", 0)] if mined else [],
+                     ATLAS_UNITS)
 
 
 def _opening(widget: Any, plans: dict[str, LayerPlan], rules: list[str], positions: list[str]) -> dict[str, Any]:
     """The selection a saved page opens on: the widget's own where the page holds it, else the nearest it holds —
-    an exported layer (channel 0 when the selected one is not held there, or its first unit held), a saved rule, a
-    saved position (a location picked on the map, e.g. by opening an exemplar, becomes the unit's strongest
+    an exported layer (its first unit held — channel 0, or the strongest on a reader's page — when the selected one
+    is not held there), a saved rule, a saved position (a location picked on the map, e.g. by opening an exemplar, becomes the unit's strongest
     location or its whole map)."""
     layer = widget.layer if widget.layer in plans else next(iter(plans))
     cards = plans[layer].cards
-    if layer == widget.layer and widget.channel in cards:
-        channel = widget.channel
-    else:
-        channel = 0 if 0 in cards else cards[0]
+    channel = widget.channel if layer == widget.layer and widget.channel in cards else cards[0]
     return {"layer": layer, "channel": channel,
             "position": widget.position if widget.position in positions else positions[0],
             "rule": widget.rule if widget.rule in rules else rules[0]}

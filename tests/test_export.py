@@ -321,14 +321,15 @@ def test_the_default_page_holds_the_stages_and_the_units_a_reader_clicks(mined, 
     w, result = mined, mined.exemplars
     head = {name: max(range(w.explorer.layer(name).channels), key=lambda c: (result.top(name, c)[0].value, -c))
             for name in ("0", "3")}  # the layer atlas's first page in strength order: its strongest unit
-    expected = {"0": sorted({*by_strength(w, "0")[:2], head["0"], 1}), "3": sorted({*by_strength(w, "3")[:2], head["3"]}),
-                "7": by_strength(w, "7")[:2]}
+    # Strongest on the image first, then the atlas's first page, then the selected unit (each once).
+    expected = {"0": list(dict.fromkeys([*by_strength(w, "0")[:2], head["0"], 1])),
+                "3": list(dict.fromkeys([*by_strength(w, "3")[:2], head["3"]])), "7": by_strength(w, "7")[:2]}
     w.layer, w.channel = "0", 1  # the selected unit (a silent one)
     report = w.to_html(tmp_path / "reader.html", progress=False)
     doc = read_document(report.path)
     assert report.layers == ["0", "3", "7"]  # the stages: conv, conv, linear (not the ReLUs and pools)
     holds = doc["holds"]
-    assert holds["units"] == {name: sorted(c) for name, c in expected.items()}
+    assert holds["units"] == expected
     assert holds["exemplars"] == ["0", "3"]
     assert sorted(doc["answers"]["unit"]) == sorted(f"{n}|{c}|max|deconvnet" for n, cs in expected.items() for c in cs)
     assert report.units == sum(map(len, expected.values())) and report.exemplars == len(doc["answers"]["top9"])

@@ -304,6 +304,16 @@ def test_a_readers_page_dims_the_units_it_does_not_hold_and_says_so_when_clicked
     assert page.inner_text("[data-testid=layer-atlas-message]").startswith("Not in this saved page")
     page.click("[data-testid=layer-atlas-prev]")
     page.wait_for_function("() => document.querySelectorAll('[data-testid=atlas-unit]').length === 1")
+    # Another layer: the selected channel when it holds it, else the strongest unit it holds, and a note says so.
+    first = export.plan_layer(w, "7", "reader").cards
+    page.select_option("[data-testid=layer-select]", "7")
+    clamped = min(held.top9[0], 2)  # the layer has 3 channels
+    channel = clamped if clamped in first else first[0]
+    wait_key(page, f"1|7|{channel}|max|deconvnet")
+    assert page.locator("[data-testid=error-banner]").is_hidden()
+    if clamped not in first:
+        assert page.inner_text("[data-testid=selection-note]") == (
+            f"channel {held.top9[0]} → {channel}: this saved page holds {len(first)} of 7's 3 units")
     assert page.js_errors == [] and page.network_requests == []
     w.close()
 

@@ -390,7 +390,7 @@ def _exemplar_answers(widget: Any, plans: list[LayerPlan], rules: list[str], sto
         dead = result.stats(plan.name).dead
         for rule in rules:
             tiles = _LayerTiles(panel.tiles, None if store.lossless else EXEMPLAR_SIDE)
-            # Strongest first: with every unit saved, a page of the atlas in strength order is a batch of its own.
+            # Strongest first: the units of a page of the atlas in strength order share a batch.
             wanted = set(plan.top9)
             ranked = [c for c in atlas_order(result, plan.name, "strength") if c in wanted]
             for chunk in _chunks(ranked, BATCH_UNITS):

@@ -19,7 +19,14 @@ which the installed package gives TCP_NODELAY on its kernel websockets (``cnnviz
 ``etc/jupyter/jupyter_server_config.d``). The first is what users had before the package enabled it; the second
 shows what the widget costs without that delay. ``--server`` runs one of them only.
 
-Run: ``.venv/bin/python bench/widget_latency.py [--clicks 20] [--images 10] [--classes 15] [--server both|nagle|plain]``.
+Issue 12: a **burst** of rapid clicks on the grid (``--burst 100`` clicks, one due every ``--gap`` ms, each on
+another tile of ``BURST_LAYERS``) → the last click's projection painted, timed from when the last click was due (a
+page that falls behind the clicks pays for it, as a user's queued clicks would); with how many unit cards the kernel
+computed for the burst (``w.timings``), how long the page spent in the clicks' handlers and how late the last one
+ran. Goal: the last click painted ≤ 0.5 s after the burst. ``--only-bursts`` skips the rest.
+
+Run: ``.venv/bin/python bench/widget_latency.py [--clicks 20] [--images 10] [--classes 15] [--burst 100] [--gap 10]
+[--server both|nagle|plain] [--only-bursts]``.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"
 import jupyter_driver
 
 LAYERS = ("features.0", "features.4", "features.7", "features.12")
+#: Layers of the click bursts: a few hundred tiles, projections cheap and dear.
+BURST_LAYERS = ("features.4", "features.12")
 
 _CLICK = """async ([channel, layer]) => {
   const root = document.querySelector('.cnnviz-root');
@@ -52,6 +61,49 @@ _CLICK = """async ([channel, layer]) => {
     root.addEventListener('cnnviz:painted', on);
     const t0 = performance.now();
     tile.click();
+  });
+}"""
+
+# A burst of clicks, click i due at `gap` × i ms (as a user's clicks arrive, whether or not the page keeps up; 0: all
+# in one task), each on the next tile in `channels`. Resolves when the last click's unit card is painted, with the
+# time from when the last click was due (so a page that falls behind the clicks pays for it), how late the last
+# click's handler ran, the unit cards painted on the way, the time inside the clicks' handlers and the main thread's
+# long tasks (> 50 ms) during the burst.
+_BURST = """async ([channels, layer, gap]) => {
+  const root = document.querySelector('.cnnviz-root');
+  const last = channels[channels.length - 1];
+  const tiles = channels.map((c) => root.querySelector(`[data-testid=unit-tile][data-channel="${c}"]`));
+  let handlers = 0;
+  let lag = null;
+  const painted = [];
+  const long = [];
+  const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => long.push(e.duration)));
+  observer.observe({ type: 'longtask' });
+  return await new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error(`no projection painted for ${layer} channel ${last} in 120 s`)), 120000);
+    const start = performance.now();
+    const due = start + gap * (tiles.length - 1);
+    const on = (event) => {
+      const d = event.detail;
+      if (d.panel !== 'unit' || d.request.layer !== layer) return;
+      painted.push(d.request.channel);
+      if (d.request.channel === last && lag !== null) {
+        root.removeEventListener('cnnviz:painted', on);
+        observer.disconnect();
+        resolve({ after: performance.now() - due, lag, handlers, painted: painted.length,
+                  long: long.reduce((a, b) => a + b, 0) });
+      }
+    };
+    root.addEventListener('cnnviz:painted', on);
+    const click = (i) => {
+      const t = performance.now();
+      tiles[i].click();
+      handlers += performance.now() - t;
+      if (i === tiles.length - 1) lag = t - due;
+      else if (gap > 0) setTimeout(() => click(i + 1), Math.max(0, start + gap * (i + 1) - performance.now()));
+      else click(i + 1);
+    };
+    click(0);
   });
 }"""
 
@@ -165,6 +217,11 @@ def measure(playwright, root: Path, extra: list[str], args: argparse.Namespace) 
         jupyter_driver.wait_cells(page)
         page.wait_for_selector(".cnnviz-root [data-testid=unit-tile]")
         page.wait_for_function("() => typeof window.cnnvizEcho === 'function'")
+        if args.burst:
+            measure_bursts(page, args)
+        if args.only_bursts:
+            page.close()
+            return
         echo = [page.evaluate("n => window.cnnvizEcho(n)", n) for n in range(1, args.clicks + 4)][3:]
         e50, e95 = stats(echo)
         print(f"== floor: a widget that does nothing (trait set in the page → Python observer → trait back), "
@@ -211,6 +268,34 @@ def measure(playwright, root: Path, extra: list[str], args: argparse.Namespace) 
         browser.close()
 
 
+def measure_bursts(page, args: argparse.Namespace) -> None:
+    """Bursts of ``args.burst`` clicks, each on another tile: the last click → its projection painted."""
+    for layer in BURST_LAYERS:
+        jupyter_driver.kernel_exec(page, f"w.layer = {layer!r}; w.channel = 0")
+        page.wait_for_function("l => document.querySelector('.cnnviz-root [data-testid=activation-grid]')"
+                               "?.dataset.layer === l", arg=layer)
+        count = page.locator(".cnnviz-root [data-testid=unit-tile]").count()
+        runs, computed = [], []
+        for burst in range(args.bursts + 1):  # the first burst warms up
+            jupyter_driver.kernel_exec(page, "w.timings.clear()")
+            channels = [1 + (burst * args.burst + i) % (count - 1) for i in range(args.burst)]
+            result = page.evaluate(_BURST, [channels, layer, args.gap])
+            kernel = json.loads(jupyter_driver.kernel_exec(
+                page, "import json; print(json.dumps([t for t in w.timings if t['kind'] == 'unit']))"))
+            if burst:
+                runs.append(result)
+                computed.append(len(kernel))
+            page.wait_for_timeout(500)
+        after = stats([r["after"] for r in runs])
+        print(f"== burst of {args.burst} clicks ({args.gap} ms apart) on {layer}'s {count} tiles, {len(runs)} bursts")
+        print(f"ours      last click → its projection painted      p50 {after[0]:7.1f} ms   max {max(r['after'] for r in runs):7.1f} ms"
+              f"   (goal ≤ 500 ms)")
+        print(f"          per burst: unit cards the kernel computed {computed}; painted in the page "
+              f"{[r['painted'] for r in runs]}; ms in the click handlers {[round(r['handlers']) for r in runs]}; "
+              f"ms of long tasks {[round(r['long']) for r in runs]}; the last click's handler ran "
+              f"{[round(r['lag']) for r in runs]} ms after it was due")
+
+
 def measure_classes(page, count: int) -> None:
     """Clicks on the top-5 classes, each a new answer: five at the deepest map layer, five at the one before, …"""
     info = json.loads(jupyter_driver.kernel_exec(
@@ -241,6 +326,10 @@ def main() -> int:
     parser.add_argument("--server", choices=("both", *SERVERS), default="both",
                         help="nagle: the extension turned off; plain: `jupyter lab` with no flag (default: both)")
     parser.add_argument("--classes", type=int, default=15, help="timed class clicks (after 2 warm-up clicks)")
+    parser.add_argument("--burst", type=int, default=100, help="clicks per burst (0: no bursts)")
+    parser.add_argument("--bursts", type=int, default=3, help="timed bursts per layer (after one warm-up burst)")
+    parser.add_argument("--gap", type=float, default=10.0, help="ms between the clicks of a burst (0: one task)")
+    parser.add_argument("--only-bursts", action="store_true", help="measure the click bursts only")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     why = jupyter_driver.missing_browser()

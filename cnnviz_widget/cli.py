@@ -15,8 +15,10 @@ Subcommands (one ``add_<name>_command`` function each, registered in :data:`COMM
   (Each torchrun process computes exactly the batches one process would; on CPUs the last bit of a convolution can
   depend on the thread count, so a bitwise comparison with one process needs the same ``OMP_NUM_THREADS``.)
 
-* ``cnnviz export`` — one self-contained HTML page of the widget (no Python needed to open it)::
+* ``cnnviz export`` — one self-contained HTML page of the widget (no Python needed to open it): by default the
+  layers and units a reader needs, in seconds; ``--layers all`` (or a list) for every unit of those layers::
 
+      cnnviz export --image cat.jpg --exemplars cache/ --out tour.html
       cnnviz export --image cat.jpg --layers features.0 features.4 --exemplars cache/ --out atlas.html
 
 * ``cnnviz app`` — a notebook served to a class with Voilà: outputs only, offline, one kernel per open page::
@@ -145,7 +147,8 @@ def _run_export(args: argparse.Namespace) -> int:
     widget = CNNViz(model=spec, image=args.image, rule=args.rules[0] if args.rules else "auto")
     if args.exemplars:
         widget.load_exemplars(args.exemplars)
-    report = widget.to_html(args.out, layers=args.layers, rules=args.rules, positions=args.positions,
+    layers = "all" if args.layers == ["all"] else args.layers
+    report = widget.to_html(args.out, layers=layers, units=args.units, rules=args.rules, positions=args.positions,
                             lossless=args.lossless, quality=args.quality, max_side=args.max_side, title=args.title,
                             progress=not args.quiet)
     print(report)
@@ -160,7 +163,11 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> None:
                     "top-9 panels of the exported layers stay clickable. Opens offline from a file.")
     _add_model_arguments(p)
     p.add_argument("--image", help="the image shown (default: the first sample photo)")
-    p.add_argument("--layers", nargs="+", metavar="LAYER", help="layers to export (default: all)")
+    p.add_argument("--layers", nargs="+", metavar="LAYER",
+                   help="layers to export, or 'all' (default: one per stage, with the units a reader clicks)")
+    p.add_argument("--units", choices=("reader", "all"),
+                   help="the units a reader clicks (the strongest on the image, the layer atlas's first page, the "
+                        "selected one) or all of them (default: reader for the default layers, all for --layers)")
     p.add_argument("--rules", nargs="+", choices=("auto", "deconvnet", "guided", "gradient"), metavar="RULE",
                    help="projection rules to precompute: auto (each layer's by depth, in its display and crop), "
                         "deconvnet, guided, gradient (default: auto)")

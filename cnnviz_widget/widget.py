@@ -136,14 +136,16 @@ class CNNViz(anywidget.AnyWidget):
     _css = _static("widget.css", "")
 
     # ------------------------------------------------------------------ selection (Python ⇄ front end)
-    layer = traitlets.Unicode("").tag(sync=True)
-    channel = traitlets.Int(0).tag(sync=True)
-    position = _Position().tag(sync=True)
+    # Not echoed back: the page holds a burst's newest selection unsent while the kernel computes the one before
+    # (js/src/lib/selection-gate.js), and the echo of that one would overwrite it.
+    layer = traitlets.Unicode("").tag(sync=True, echo_update=False)
+    channel = traitlets.Int(0).tag(sync=True, echo_update=False)
+    position = _Position().tag(sync=True, echo_update=False)
     #: How the unit card, the top-9 panel and the layer atlas show projections (:mod:`.views`): each ``"auto"`` (the
     #: layer's default view, by depth) or an explicit choice, which a new layer keeps.
-    rule = traitlets.Enum(RULE_CHOICES, default_value="auto").tag(sync=True)
-    display = traitlets.Enum(DISPLAY_CHOICES, default_value="auto").tag(sync=True)
-    crop = traitlets.Enum(CROP_CHOICES, default_value="auto").tag(sync=True)
+    rule = traitlets.Enum(RULE_CHOICES, default_value="auto").tag(sync=True, echo_update=False)
+    display = traitlets.Enum(DISPLAY_CHOICES, default_value="auto").tag(sync=True, echo_update=False)
+    crop = traitlets.Enum(CROP_CHOICES, default_value="auto").tag(sync=True, echo_update=False)
     sort_by = traitlets.Enum(SORTS, default_value="channel").tag(sync=True)
     layer_atlas_open = traitlets.Bool(False).tag(sync=True)
     layer_atlas_page = traitlets.Int(0).tag(sync=True)
@@ -166,7 +168,7 @@ class CNNViz(anywidget.AnyWidget):
     gallery = traitlets.Dict().tag(sync=True)
     #: ``{layer, channel, text}`` or ``{}``: a remark on the selection shown beside the layer picker while that unit
     #: is selected — a new layer without the channel moved it to its last one. Set by whichever side clamped.
-    note = traitlets.Dict().tag(sync=True)
+    note = traitlets.Dict().tag(sync=True, echo_update=False)
     top9 = traitlets.Dict().tag(sync=True)  # exemplars
     layer_atlas = traitlets.Dict().tag(sync=True)
     mining = traitlets.Dict().tag(sync=True)
@@ -317,18 +319,20 @@ class CNNViz(anywidget.AnyWidget):
         target.write_bytes(self.unit_card().png())
         return target
 
-    def to_html(self, path: str | Path, *, layers: Sequence[str] | None = None, rules: Sequence[str] | None = None,
-                **options: Any) -> Any:
+    def to_html(self, path: str | Path, *, layers: Sequence[str] | str | None = None,
+                rules: Sequence[str] | None = None, **options: Any) -> Any:
         """Save the widget as one self-contained HTML page that opens without Python (a handout, a slide, a web
-        page): the grids, unit cards, projections and — when exemplars were mined — top-9 panels of ``layers``
-        stay clickable. Returns an :class:`~cnnviz_widget.export.ExportReport` (path, size, counts).
+        page). By default it holds what a reader needs, in seconds: one layer per stage and the selected one, each
+        with its grid and the cards (and top-9 exemplars, when mined) of the units a reader clicks; ``layers="all"``
+        or a list of layers holds every unit of them. Returns an :class:`~cnnviz_widget.export.ExportReport`.
 
         Example::
 
-            w.to_html("atlas.html", layers=["features.0", "features.4", "features.7"])
+            w.to_html("tour.html")                                          # what a reader needs
+            w.to_html("atlas.html", layers=["features.0", "features.4"])    # every unit of two layers
 
-        See :func:`cnnviz_widget.export.export_html` for ``rules``, ``displays``, ``crops``, ``positions``,
-        ``lossless``, ``quality``, ``title`` and ``progress``.
+        See :func:`cnnviz_widget.export.export_html` for ``units``, ``rules``, ``displays``, ``crops``,
+        ``positions``, ``lossless``, ``quality``, ``title`` and ``progress`` (Ctrl-C stops it and writes nothing).
         """
         from .export import export_html
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,10 @@ def test_test_files_have_unique_names():
     """pytest imports test modules by file name (tests/ has no packages): two folders may not share one."""
     names = [p.name for p in (PACKAGE.parent / "tests").rglob("test_*.py")]
     assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "export").rglob("*.py")), ids=lambda p: p.name)
+def test_the_html_export_uses_only_the_widgets_public_api(path: Path) -> None:
+    """The saved page is built from public state (``widget.session``, ``widget.panels``, traits, ``state/``
+    functions): no ``widget._anything``."""
+    assert not re.findall(r"\bwidget\._\w+", path.read_text(encoding="utf-8"))

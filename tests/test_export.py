@@ -8,6 +8,7 @@ import itertools
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from harness_bridge import TINY_LABELS, tiny_images, tiny_model
 from cnnviz_widget import CNNViz, ImagePreprocess, LayerError, encode, export
 from cnnviz_widget.cli import main as cli_main
 from cnnviz_widget.errors import CNNVizError
+from cnnviz_widget.state.exemplars import Tiles
 from cnnviz_widget.state.keys import answer_key
 from cnnviz_widget.views import View
 
@@ -68,7 +70,7 @@ def test_every_saved_card_is_the_card_the_widget_computes(widget, tmp_path):
     # "auto" resolves per layer (the tiny net's conv "3" sees half the input: guided backprop, gray, central half),
     # so the saved cards cover both ends of the depth rule, and the blurred display's blur around a crop.
     views = {"rule": ["auto", "deconvnet"], "display": ["auto", "blurred_norm"], "crop": ["auto", "field"]}
-    report = widget.to_html(tmp_path / "a.html", rules=views["rule"], displays=views["display"], crops=views["crop"],
+    report = widget.to_html(tmp_path / "a.html", layers="all", rules=views["rule"], displays=views["display"], crops=views["crop"],
                             positions=["max", "map"], lossless=True, progress=False)
     doc = read_document(report.path)
     names = [layer["name"] for layer in widget.layers]
@@ -119,7 +121,7 @@ def test_silent_units_are_saved_without_computing_their_projection(widget, monke
     acts = widget.session.activations("1")
     silent = [c for c in range(4) if float(acts[c].max()) == 0]
     assert 1 in silent
-    states = export._unit_states(widget, "1", list(range(4)), "max", "deconvnet", "auto", "auto")
+    states = export.answers.unit_states(widget, "1", list(range(4)), "max", "deconvnet", "auto", "auto")
     assert sorted(calls) == [c for c in range(4) if c not in silent]
     for c in silent:
         pixels = np.frombuffer(states[c]["projection"]["data"], np.uint8)
@@ -127,7 +129,7 @@ def test_silent_units_are_saved_without_computing_their_projection(widget, monke
 
 
 def test_pictures_are_stored_once_and_projections_compressed(widget, tmp_path):
-    lossy = export._Store(lossless=False, quality=80)
+    lossy = export.store.Store(lossless=False, quality=80)
     raw = encode.raw(np.full((40, 40, 3), 77, np.uint8))
     first, second = lossy.value({"a": raw}), lossy.value([raw])
     assert first["a"] == second[0] and len(lossy.blobs) == 1
@@ -138,9 +140,9 @@ def test_pictures_are_stored_once_and_projections_compressed(widget, tmp_path):
     assert small == {"shape": [4, 4], "channels": 1, "data": {"$b": len(lossy.blobs) - 1}}
     assert lossy.value({"x": float("nan"), "y": np.float32(1.5), "z": b"\x00"}) == {
         "x": None, "y": 1.5, "z": {"$b": len(lossy.blobs) - 1}}
-    shrunk = export._Store(lossless=False, quality=80, max_side=20).value(encode.raw(np.zeros((60, 40, 3), np.uint8)))
+    shrunk = export.store.Store(lossless=False, quality=80, max_side=20).value(encode.raw(np.zeros((60, 40, 3), np.uint8)))
     assert shrunk["shape"] == [20, 13] and shrunk["channels"] == 3
-    exact = export._Store(lossless=True, quality=80, max_side=20).value(encode.raw(np.zeros((60, 40, 3), np.uint8)))
+    exact = export.store.Store(lossless=True, quality=80, max_side=20).value(encode.raw(np.zeros((60, 40, 3), np.uint8)))
     assert exact["shape"] == [60, 40]
 
 
@@ -148,18 +150,18 @@ def test_photos_and_exemplar_sheets_are_stored_as_webp_unless_lossless():
     rng = np.random.default_rng(0)
     photo = encode.png(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
     codes = encode.png(rng.integers(0, 256, (64, 64), dtype=np.uint8))
-    lossy = export._Store(lossless=False, quality=80)
+    lossy = export.store.Store(lossless=False, quality=80)
     kinds = {}
     for name, data, photos in (("photo", photo, True), ("codes", codes, True), ("sheet", photo + b"", False)):
         ref = lossy.value({"png": data}, photos=photos)["png"]["$b"]
         kinds[name] = Image.open(io.BytesIO(base64.b64decode(lossy.blobs[ref]))).format
     assert kinds == {"photo": "WEBP", "codes": "PNG", "sheet": "PNG"}
-    exact = export._Store(lossless=True, quality=80)
+    exact = export.store.Store(lossless=True, quality=80)
     assert base64.b64decode(exact.blobs[exact.value(photo, photos=True)["$b"]]) == photo
 
 
 def test_text_cannot_end_the_script_it_lives_in():
-    text = export._script_json({"label": "</script><!--<script>", "amp": "&lt;", "sep": "\u2028"})
+    text = export.store.script_json({"label": "</script><!--<script>", "amp": "&lt;", "sep": "\u2028"})
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
     assert json.loads(text) == {"label": "</script><!--<script>", "amp": "&lt;", "sep": "\u2028"}
 
@@ -175,7 +177,11 @@ def test_bad_arguments_name_the_fix(widget, tmp_path, monkeypatch):
         widget.to_html(tmp_path / "x.html", crops=["whole"], progress=False)
     with pytest.raises(ValueError, match="unknown position"):
         widget.to_html(tmp_path / "x.html", positions=["centre"], progress=False)
-    monkeypatch.setattr(export, "_STATIC", tmp_path / "nothing")
+    with pytest.raises(ValueError, match="unknown units 'some'; choose among reader, all"):
+        widget.to_html(tmp_path / "x.html", units="some", progress=False)
+    with pytest.raises(ValueError, match="layers='every': pass 'all' or a list of layer names"):
+        widget.to_html(tmp_path / "x.html", layers="every", progress=False)
+    monkeypatch.setattr(export.page, "_STATIC", tmp_path / "nothing")
     with pytest.raises(CNNVizError, match="the front end is not built"):
         widget.to_html(tmp_path / "x.html", progress=False)
     assert not (tmp_path / "x.html").exists()
@@ -218,15 +224,14 @@ def test_cli_export_writes_one_page(tmp_path, capsys):
 
 
 def test_top9_tiles_are_saved_at_the_size_the_panel_shows():
-    tiles = np.stack([np.full((96, 96, 3), 10, np.uint8), np.full((96, 96, 3), 200, np.uint8)])
-    sheet = encode.png(encode.tile_sheet(tiles, 3))
-    state = {"state": "ready", "count": 2, "cols": 3, "tile": [96, 96], "patches": sheet, "projections": sheet}
-    shrunk = export._displayed_size(state)
-    assert shrunk["tile"] == [64, 64] and state["tile"] == [96, 96]
-    small = encode.sheet_tiles(shrunk["patches"], 2, 3, shrunk["tile"])
-    assert small.shape == (2, 64, 64, 3) and (small[0] == 10).all() and (small[1] == 200).all()
-    assert export._displayed_size({**state, "tile": [47, 47]})["tile"] == [47, 47]
-    assert export._displayed_size({"state": "dead"}) == {"state": "dead"}
+    big = np.stack([np.full((96, 96, 3), 10, np.uint8), np.full((96, 96, 3), 200, np.uint8)])
+    small = np.zeros((2, 32, 32, 3), np.uint8)
+    shrunk = export.answers._displayed(Tiles((96, 96), big, big[::-1].copy(), small, small), 64)
+    assert shrunk.patches.shape == shrunk.projections.shape == (2, 64, 64, 3)
+    assert (shrunk.patches[0] == 10).all() and (shrunk.patches[1] == 200).all() and (shrunk.projections[0] == 200).all()
+    assert shrunk.box == (96, 96) and shrunk.small_patches is small  # the layer atlas's tiles stay as they are
+    tiny = Tiles((3, 3), big[:, :3, :3], big[:, :3, :3], small, small)
+    assert export.answers._displayed(tiny, 64) is tiny  # small tiles are not enlarged (the panel scales them)
 
 
 def test_a_page_saved_at_a_picked_location_opens_on_a_unit_it_answers(widget, tmp_path):
@@ -323,4 +328,143 @@ def test_class_evidence_keeps_the_page_small_on_the_default_model(tmp_path):
         blobs |= {guided["$img"], codes["$img"] if "$img" in codes else codes["data"]["$b"]}
     total = sum(len(base64.b64decode(doc["blobs"][i])) for i in blobs)
     assert total < 20 * 2_000, f"{total} bytes for 20 answers"  # about 11 KB when written
+    w.close()
+
+
+# ------------------------------------------------------------------------------------- the reader's page (default)
+@pytest.fixture
+def mined(widget, tmp_path) -> CNNViz:
+    """The tiny widget with its two convolutions mined on the three harness photos (k=2)."""
+    widget.mine([img for _, img in tiny_images()], layers=["0", "3"], k=2, cache_dir=tmp_path / "cache")
+    assert widget.wait_exemplars(60)
+    return widget
+
+
+def by_strength(widget: CNNViz, layer: str) -> list[int]:
+    """A layer's channels strongest on the image first, read from the grid's statistics (its max column)."""
+    widget.layer = layer
+    maxima = np.frombuffer(widget.atlas["stats"], "<f4").reshape(-1, 5)[:, 1]
+    return sorted(range(len(maxima)), key=lambda c: (-maxima[c], c))
+
+
+def test_the_default_page_holds_the_stages_and_the_units_a_reader_clicks(mined, tmp_path, monkeypatch):
+    monkeypatch.setattr(export.plan, "STRONGEST", 2)
+    monkeypatch.setattr(export.plan, "ATLAS_UNITS", 1)
+    w, result = mined, mined.exemplars
+    head = {name: max(range(w.explorer.layer(name).channels), key=lambda c: (result.top(name, c)[0].value, -c))
+            for name in ("0", "3")}  # the layer atlas's first page in strength order: its strongest unit
+    # Strongest on the image first, then the atlas's first page, then the selected unit (each once).
+    expected = {"0": list(dict.fromkeys([*by_strength(w, "0")[:2], head["0"], 1])),
+                "3": list(dict.fromkeys([*by_strength(w, "3")[:2], head["3"]])), "7": by_strength(w, "7")[:2]}
+    w.layer, w.channel = "0", 1  # the selected unit (a silent one)
+    report = w.to_html(tmp_path / "reader.html", progress=False)
+    doc = read_document(report.path)
+    assert report.layers == ["0", "3", "7"]  # the stages: conv, conv, linear (not the ReLUs and pools)
+    holds = doc["holds"]
+    assert holds["units"] == expected
+    assert holds["exemplars"] == ["0", "3"]
+    assert sorted(doc["answers"]["unit"]) == sorted(f"{n}|{c}|max|auto|auto|auto"
+                                                    for n, cs in expected.items() for c in cs)
+    assert report.units == sum(map(len, expected.values())) and report.exemplars == len(doc["answers"]["top9"])
+    assert sorted(doc["answers"]["top9"]) == sorted({f"0|{head['0']}|auto|auto|auto", "0|1|auto|auto|auto",
+                                                     f"3|{head['3']}|auto|auto|auto"})
+    assert sorted(doc["answers"]["layer_atlas"]) == ["0|0|auto|auto|auto|strength", "3|0|auto|auto|auto|strength"]
+    page = resolve(doc, doc["answers"]["layer_atlas"]["3|0|auto|auto|auto|strength"])
+    assert (page["channels"], page["page_size"], page["pages"]) == ([head["3"]], 1, 6)
+    state = doc["state"]  # opened on the selected unit, the grid and the atlas sorted by strength
+    assert (state["layer"], state["channel"], state["sort_by"], state["layer_atlas_page"]) == ("0", 1, "strength", 0)
+    assert resolve(doc, state["top9"])["request"] == {"layer": "0", "channel": 1, "rule": "auto", "display": "auto",
+                                                      "crop": "auto"}
+    assert doc["unsaved"]["top9"]["request"] == {"layer": "layer", "channel": "channel", "rule": "rule",
+                                                 "display": "display", "crop": "crop"}
+    assert doc["unsaved"]["layer_atlas"]["request"]["page"] == "layer_atlas_page"
+    # Every saved top-9 panel is the one the widget shows (its tiles shrunk to the panel's size: these are small).
+    w.sort_by = "strength"
+    for key in doc["answers"]["top9"]:
+        layer, channel, *_ = key.split("|")
+        w.layer, w.channel = layer, int(channel)
+        assert w.wait_exemplars(60)
+        saved = resolve(doc, doc["answers"]["top9"][key])
+        assert {k: v for k, v in saved.items() if k not in ("patches", "projections")} == comparable_raw(
+            {k: v for k, v in w.top9.items() if k not in ("patches", "projections")})
+
+
+def test_named_layers_hold_every_unit_unless_asked_for_the_readers(mined, tmp_path, monkeypatch):
+    monkeypatch.setattr(export.plan, "STRONGEST", 2)
+    monkeypatch.setattr(export.plan, "ATLAS_UNITS", 1)
+    doc = read_document(mined.to_html(tmp_path / "all.html", layers=["3"], progress=False).path)
+    assert "units" not in doc["holds"] and doc["unsaved"] == {}
+    assert sorted(doc["answers"]["top9"]) == [f"3|{c}|auto|auto|auto" for c in range(6)]
+    assert sorted(doc["answers"]["layer_atlas"]) == ["3|0|auto|auto|auto|channel", "3|0|auto|auto|auto|strength"]
+    doc = read_document(mined.to_html(tmp_path / "r.html", layers=["3"], units="reader", progress=False).path)
+    assert len(doc["holds"]["units"]["3"]) <= 3 and len(doc["answers"]["unit"]) == len(doc["holds"]["units"]["3"])
+    doc = read_document(mined.to_html(tmp_path / "every.html", layers="all", progress=False).path)
+    assert doc["holds"]["layers"] == [entry["name"] for entry in mined.layers] and "units" not in doc["holds"]
+
+
+def test_every_units_exemplars_are_projected_once(mined, tmp_path, monkeypatch):
+    # Top-9 panels, then every page of the layer atlas in both orders: one projection of each exemplar, in all.
+    calls = []
+    original = type(mined.exemplars).atlas
+
+    def counting(self, layer, channels=None, **kwargs):
+        calls.extend((layer, c) for c in channels)
+        return original(self, layer, channels, **kwargs)
+
+    monkeypatch.setattr(type(mined.exemplars), "atlas", counting)
+    mined.panels.exemplars.tiles = type(mined.panels.exemplars.tiles)(max_bytes=0)  # no reuse across calls
+    mined.to_html(tmp_path / "once.html", layers=["0", "3"], progress=False)
+    live = [(n, c) for n in ("0", "3") for c in range(mined.explorer.layer(n).channels)
+            if mined.exemplars.top(n, c) and not mined.exemplars.stats(n).dead[c]]
+    assert sorted(calls) == sorted(live)
+
+
+def test_an_interrupt_writes_no_file_and_leaves_the_widget_usable(mined, tmp_path):
+    path = tmp_path / "stopped.html"
+    seen = []
+
+    def stop(done: int, total: int) -> None:
+        seen.append(done)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        mined.to_html(path, progress=stop)
+    assert seen == [len(read_units_of_first_layer(mined))] and list(tmp_path.glob("stopped*")) == []
+    assert all(not m._forward_hooks and not m._backward_hooks for m in mined.explorer.model.modules())
+    mined.layer, mined.channel = "3", 2  # the widget still answers, and exports
+    assert mined.unit["request"]["channel"] == 2 and mined.error == ""
+    doc = read_document(mined.to_html(path, progress=False).path)
+    assert doc["state"]["channel"] == 2 and list(tmp_path.glob("stopped*")) == [path]
+
+
+def read_units_of_first_layer(widget: CNNViz) -> list[int]:
+    return export.plan_layer(widget, "0", "reader").cards
+
+
+def test_an_interrupt_while_writing_leaves_no_partial_file(widget, tmp_path, monkeypatch):
+    def interrupted(self, target):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        widget.to_html(tmp_path / "half.html", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_the_default_page_of_the_tour_fits_in_5_mb():
+    """The tour's widget (the default model, the demo set mined): the default page's layers, units and size."""
+    w = CNNViz()
+    w.mine("demo")
+    assert w.wait_exemplars(600)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = w.to_html(Path(tmp) / "tour.html", progress=False)
+        doc = read_document(report.path)
+    stages = ["features.0", "features.3", "features.4", "features.6", "features.7", "features.9", "features.10",
+              "features.11", "features.12", "classifier.1"]
+    assert report.layers == stages and report.size <= 5_000_000, str(report)
+    held = doc["holds"]["units"]
+    assert all(export.plan.STRONGEST <= len(held[n]) <= export.plan.STRONGEST + export.plan.ATLAS_UNITS + 1 for n in stages)
+    assert 0 in held["features.0"] and report.exemplars == len(doc["answers"]["top9"])
+    assert sorted(doc["answers"]["layer_atlas"]) == sorted(f"{n}|0|auto|auto|auto|strength" for n in stages)
     w.close()

@@ -22,8 +22,8 @@ from ..engine import Exemplars, Miner
 from ..errors import CNNVizError
 from ..views import CENTER_FRACTION, View, view_state
 
-__all__ = ["LAYER_ATLAS_PAGE", "ExemplarTiles", "Tiles", "error_state", "layer_atlas_state", "mined_info_state",
-           "mining_progress_state", "top9_state"]
+__all__ = ["LAYER_ATLAS_PAGE", "ExemplarTiles", "Tiles", "atlas_order", "error_state", "layer_atlas_state",
+           "mined_info_state", "mining_progress_state", "top9_state"]
 
 #: Units on one page of the layer atlas.
 LAYER_ATLAS_PAGE = 16
@@ -145,6 +145,19 @@ def top9_state(result: Exemplars, version: int, request: dict[str, Any], tiles: 
     return state
 
 
+def atlas_order(result: Exemplars, layer: str, sort_by: str) -> list[int]:
+    """The layer atlas's units in ``sort_by`` order: ``"channel"``, or ``"strength"`` (each unit's strongest
+    exemplar, strongest first; units with none last; ties by channel)."""
+    table = result.table(layer)
+    values = table["values"].numpy()
+    counts = (table["indices"].numpy() >= 0).sum(axis=1)
+    top = np.where(counts > 0, values[:, 0], -np.inf)
+    order = list(range(values.shape[0]))
+    if sort_by == "strength":
+        order.sort(key=lambda c: (-top[c], c))
+    return order
+
+
 def layer_atlas_state(result: Exemplars, version: int, request: dict[str, Any], tiles: ExemplarTiles,
                       channel_order: str, view: View, page_size: int | None = None) -> dict[str, Any]:
     """``layer_atlas``: page ``request["page"]`` of ``request["layer"]``'s units in ``request["sort_by"]`` order
@@ -162,9 +175,7 @@ def layer_atlas_state(result: Exemplars, version: int, request: dict[str, Any], 
     counts = (table["indices"].numpy() >= 0).sum(axis=1)
     count, k = values.shape
     top = np.where(counts > 0, values[:, 0], -np.inf)
-    order = list(range(count))
-    if request["sort_by"] == "strength":
-        order.sort(key=lambda c: (-top[c], c))
+    order = atlas_order(result, layer, request["sort_by"])
     pages = max(1, math.ceil(count / page_size))
     page = min(max(int(request["page"]), 0), pages - 1)
     channels = order[page * page_size:(page + 1) * page_size]

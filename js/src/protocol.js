@@ -3,7 +3,7 @@
 // answers, so stale answers are dropped); which run of an experiment to follow; and the keys under which a page with
 // no kernel (static-model.js) finds the saved result for a selection, built from a spec defined in Python (export.py
 // writes it into the saved document). Pure: no DOM, importable from node.
-import { clampText } from "./lib/format.js";
+import { clampText, unheldText } from "./lib/format.js";
 
 /**
  * @typedef {{image: number|null, layer: string, channel: number, position: string|number[], rule: string,
@@ -55,7 +55,9 @@ export function samePosition(a, b) {
 /**
  * The trait changes that select `changes` from the current state, kept consistent: a new layer keeps the channel
  * when it has it, else clamps it to its last one and says so in `note` (`{layer, channel, text}`, shown while that
- * unit is selected; `{}` clears an older note), and drops a position picked on the old layer's map.
+ * unit is selected; `{}` clears an older note), and drops a position picked on the old layer's map. On a saved page
+ * that holds some units of the new layer only (`holds.units`, strongest first), a channel it does not hold moves to
+ * the first it holds, and the note says so.
  * @param {{get: (key: string) => any}} model
  * @param {Partial<Selection>} changes
  * @returns {Record<string, any>}
@@ -68,9 +70,14 @@ export function selectionChanges(model, changes) {
     const info = (model.get("layers") ?? []).find((l) => l.name === layer);
     const channels = info?.shape?.[0] ?? 1;
     const asked = changes.channel ?? model.get("channel");
-    const channel = Math.min(asked, channels - 1);
-    if (channel !== model.get("channel") || changes.channel != null) out.channel = channel;
+    let channel = Math.min(asked, channels - 1);
     out.note = channel < asked ? { layer, channel, text: clampText(layer, asked, channel, channels) } : {};
+    const held = model.get("holds")?.units?.[layer];
+    if (changes.channel == null && held?.length && !held.includes(channel)) {
+      out.note = { layer, channel: held[0], text: unheldText(layer, asked, held[0], held.length, channels) };
+      channel = held[0];
+    }
+    if (channel !== model.get("channel") || changes.channel != null) out.channel = channel;
     const position = changes.position ?? model.get("position");
     out.position = Array.isArray(position) ? "max" : position;
   } else {

@@ -5,9 +5,11 @@
 // panel renders exactly as it does live. A selection nothing was precomputed for is refused: the selection goes back
 // to the last one answered and the error banner says what the page holds.
 //
-// The saved document: {format: 2, keys, state, answers: {trait: {key: value}}, holds, blobs: [base64, ...]}. `keys`
-// says how each answered trait's key is built from the state (protocol.js `answerKeys`); a format-1 document has
-// none and is read with FORMAT_1_KEYS. Values refer to binary data as {"$b": i} (bytes, delivered as a DataView as
+// The saved document: {format: 2, keys, state, answers: {trait: {key: value}}, holds, unsaved, blobs: [base64, ...]}.
+// `keys` says how each answered trait's key is built from the state (protocol.js `answerKeys`); a format-1 document
+// has none and is read with FORMAT_1_KEYS. `holds` says what the page holds — its layers, rules and positions, and
+// (a reader's page) `units`: {layer: [channels]} with the words `units_note`; `unsaved` what a panel shows for a
+// selection it holds no result for: {trait: {request: {field: selection trait}, message}}. Values refer to binary data as {"$b": i} (bytes, delivered as a DataView as
 // ipywidgets does) or {"$img": i, shape, channels} (an uncompressed picture of encode.raw saved as PNG/WebP, decoded
 // back into {shape, channels, data}).
 import { CROP_CHOICES, DISPLAY_CHOICES, RULE_CHOICES } from "./lib/views.js";
@@ -21,14 +23,33 @@ const VIEW_CHOICES = { rules: RULE_CHOICES.length, displays: DISPLAY_CHOICES.len
 
 /**
  * What the page holds, in words (for the banner when a selection is refused).
- * @param {{rules?: string[], displays?: string[], crops?: string[], positions?: string[]}} holds
+ * @param {{rules?: string[], displays?: string[], crops?: string[], positions?: string[],
+ *   units?: Record<string, number[]>, units_note?: string}} holds
  */
 export function holdsText(holds) {
   const rules = (holds?.rules ?? []).join(" / ") || "no";
   const views = holds?.displays ? ` (display ${holds.displays.join(" / ")}, crop ${(holds.crops ?? []).join(" / ")})`
     : ""; // a page saved before displays and crops were choices
-  const where = (holds?.positions ?? ["max"]).map((p) => (p === "max" ? "its strongest location" : "its whole map"));
-  return `This saved page holds ${rules} projections${views} of each unit at ${where.join(" and at ")}`;
+  const units = holds?.units;
+  const one = !units;
+  const where = (holds?.positions ?? ["max"]).map((p) => (p === "max" ? `${one ? "its" : "their"} strongest location`
+    : `${one ? "its" : "their"} whole map`));
+  const which = one ? "each unit"
+    : `${Object.values(units).reduce((n, c) => n + c.length, 0)} units (of each layer ${holds.units_note})`;
+  return `This saved page holds ${rules} projections${views} of ${which} at ${where.join(" and at ")}`;
+}
+
+/**
+ * The banner's words for a unit the page does not hold.
+ * @param {{units?: Record<string, number[]>, units_note?: string}} holds
+ * @param {string} layer
+ * @param {number} channel
+ * @param {number} count  the layer's channels
+ */
+export function unsavedUnitText(holds, layer, channel, count) {
+  const held = holds?.units?.[layer] ?? [];
+  return `${layer} channel ${channel} is not in this saved page: it holds ${held.length} of the layer's ${count} `
+    + `units — ${holds?.units_note} (the tiles not dimmed). Run the notebook to see every unit.`;
 }
 
 /**
@@ -38,7 +59,7 @@ export function holdsText(holds) {
 export function offersText(holds) {
   const rules = holds?.rules ?? [];
   const positions = holds?.positions ?? ["max"];
-  const can = ["units"];
+  const can = [holds?.units ? "units (those not dimmed)" : "units"];
   if ((holds?.layers ?? []).length > 1) can.push("layers");
   for (const [field, name] of [["rules", "rules"], ["displays", "displays"], ["crops", "crops"]]) {
     const values = holds?.[field] ?? [];
@@ -161,6 +182,8 @@ export class StaticModel {
     this.refusal = null;
     /** Resolves when the answers to the latest selection are in (tests and the page wait on it). */
     this.settled = Promise.resolve();
+    /** It answers in the page: the views send it every selection (context.js paces only a kernel's). */
+    this.answersLocally = true;
   }
 
   /**
@@ -248,17 +271,21 @@ export class StaticModel {
       const hit = key == null ? null : this.lookup(trait, key);
       if (hit) found[trait] = hit;
       else if (REQUIRED.has(trait)) missing.push(trait);
-      else if (key != null) found[trait] = Promise.resolve({});
+      else if (key != null) found[trait] = Promise.resolve(this.unsaved(trait));
     }
     if (missing.length) {
       const view = [this.state.rule, this.state.display, this.state.crop].filter((v) => v != null).join(" · ");
       const asked = `layer ${this.state.layer} channel ${this.state.channel} (${view}, position `
         + `${fieldText(this.state.position)})`;
       const layerMissing = missing.includes("atlas");
+      const held = this.doc.holds?.units?.[this.state.layer];
+      const count = (this.state.layers ?? []).find((l) => l.name === this.state.layer)?.shape?.[0];
       const text = layerMissing
         ? `Layer ${this.state.layer} is not in this saved page; it holds ${(this.doc.holds?.layers ?? []).length} `
           + "layers (see the layer list)."
-        : `${holdsText(this.doc.holds)}; ${asked} needs the live widget.`;
+        : held && !held.includes(this.state.channel)
+          ? unsavedUnitText(this.doc.holds, this.state.layer, this.state.channel, count)
+          : `${holdsText(this.doc.holds)}; ${asked} needs the live widget.`;
       this.refusal = text;
       this.put({ ...this.answered, error: text });
       return;
@@ -270,6 +297,18 @@ export class StaticModel {
     if (this.refusal && this.state.error === this.refusal) values.error = ""; // answered now: the refusal is over
     this.refusal = null;
     this.put(values);
+  }
+
+  /**
+   * What a panel shows for a selection the page holds no result for: the document's `unsaved` state of the trait,
+   * stamped with the selection (so the panel shows it as the answer), or `{}` ("nothing to show").
+   * @param {string} trait
+   */
+  unsaved(trait) {
+    const spec = this.doc.unsaved?.[trait];
+    if (!spec) return {};
+    const request = Object.fromEntries(Object.entries(spec.request).map(([field, name]) => [field, this.state[name]]));
+    return { request, state: "not-saved", message: spec.message };
   }
 
   listenerCount() {

@@ -62,8 +62,16 @@ class Harness:
             self.page.evaluate("(s) => window.harness.model.update(s)", state)
         return list(state)
 
-    def drain(self) -> dict[str, Any]:
-        """What the front end saved and sent since the last drain."""
+    def drain(self, settle: float = 0.3) -> dict[str, Any]:
+        """What the front end saved and sent since the last drain — waiting up to ``settle`` seconds for something,
+        as the page paces selections to the kernel (``js/src/lib/selection-gate.js``: one every 100 ms at most)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.page.wait_for_function("() => window.harness.model.saved.length + window.harness.model.sent.length",
+                                        timeout=settle * 1000)
+        except PlaywrightTimeout:  # nothing came: an empty drain
+            pass
         return self.page.evaluate("() => window.harness.model.drain()")
 
     def answer(self, drained: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -89,12 +97,31 @@ class Harness:
         return len(sent)
 
     def tile_pixels(self, channel: int, view: int = 0) -> dict[str, Any]:
-        """The RGBA pixels of a tile's canvas: ``{width, height, data}``."""
-        return self.page.evaluate("""([channel, view]) => {
-          const c = document.querySelector(`[data-view="${view}"] [data-testid=unit-tile][data-channel="${channel}"] canvas`);
-          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height);
-          return { width: c.width, height: c.height, data: Array.from(d.data) };
-        }""", [channel, view])
+        """The RGBA pixels a tile shows: ``{width, height, data}``."""
+        return tile_pixels(self.page, f'[data-view="{view}"] [data-testid=unit-tile][data-channel="{channel}"]')
+
+
+#: The pixels a tile of the activation grid shows (``{width, height, data}``): its rect (``data-rect``) of the sheet
+#: behind its background (``lib/sprite.js``), decoded as the page decodes it.
+_TILE_PIXELS = """async (selector) => {
+  const picture = document.querySelector(`${selector} .cnnviz-tile-picture`);
+  const url = getComputedStyle(picture).backgroundImage.match(/^url\\("(.*)"\\)$/)[1];
+  const [x, y, width, height] = picture.dataset.rect.split(",").map(Number);
+  const image = new Image();
+  image.src = url;
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext("2d");
+  context.drawImage(image, x, y, width, height, 0, 0, width, height);
+  return { width, height, data: Array.from(context.getImageData(0, 0, width, height).data) };
+}"""
+
+
+def tile_pixels(page: Any, selector: str) -> dict[str, Any]:
+    """The RGBA pixels the grid tile ``selector`` shows: ``{width, height, data}``."""
+    return page.evaluate(_TILE_PIXELS, selector)
 
 
 def canvas_rgb(page: Any, selector: str) -> Any:

@@ -271,7 +271,8 @@ def test_auto_views_are_named_and_the_paper_rule_is_one_click_away(harness, tiny
                           np.frombuffer(shown["data"], np.uint8).reshape(*shown["shape"], 3))
     page.click("[data-testid=crop-toggle] [data-value=center]")
     page.click(auto.format("rule"))
-    assert harness.answer()["saved"] == [{"crop": "center"}, {"rule": "auto"}]
+    assert harness.answer()["saved"] == [{"crop": "center"}]  # the next waits for this answer (selection-gate.js)
+    assert harness.answer()["saved"] == [{"rule": "auto"}]
     wait_painted(page, key(w))
     assert (w.rule, w.display, w.crop) == ("auto", "norm", "center")
     jupyter_driver.screenshot(page, "harness-views")
@@ -283,18 +284,50 @@ def test_rapid_clicks_last_wins_and_stale_answers_are_dropped(harness, tiny_widg
     wait_painted(page, first)
     for channel in (1, 2, 3):
         page.click(tile(channel))
-    drained = harness.drain()
-    assert [s["channel"] for s in drained["saved"]] == [1, 2, 3]
-    # The kernel answers each click in turn; the page already selects channel 3.
-    harness.answer({"saved": drained["saved"][:1], "sent": []})
+    # One selection in flight: the kernel gets channel 1 now, and the newest (3) once 1 is answered — never 2.
+    assert harness.drain()["saved"] == [{"channel": 1}]
+    page.wait_for_function("s => document.querySelector(s).getAttribute('aria-selected') === 'true'",
+                           arg=tile(3))  # the page shows the newest (its redraws paced in a burst)
+    harness.answer({"saved": [{"channel": 1}], "sent": []})
     page.wait_for_timeout(150)
     assert painted(page) == first and busy_state(page) == "busy"  # the answer for channel 1 is stale: dropped
-    harness.answer({"saved": drained["saved"][1:2], "sent": []})
-    page.wait_for_timeout(150)
-    assert painted(page) == first
-    harness.answer({"saved": drained["saved"][2:], "sent": []})
+    assert harness.answer()["saved"] == [{"channel": 3}]
     wait_painted(page, "1|0|3|max|auto|auto|auto")
     assert busy_state(page) == "idle"
+
+
+#: Click ``channels`` in turn, all in one task (faster than any hand), in views ``views[i % len(views)]``.
+_BURST = """([channels, views]) => channels.forEach((c, i) => document.querySelector(
+  `[data-view="${views[i % views.length]}"] [data-testid=unit-tile][data-channel="${c}"]`).click())"""
+
+
+def test_a_burst_of_100_clicks_costs_the_kernel_two_answers_and_paints_only_the_last(harness, tiny_widget, page):
+    tiny_widget.layer = "3"  # 6 channels
+    harness.mount(tiny_widget, views=2)
+    wait_painted(page, key(tiny_widget), view=1)
+    page.evaluate("() => { window.unitPaints = []; document.addEventListener('cnnviz:painted', (e) => "
+                  "e.detail.panel === 'unit' && window.unitPaints.push(e.detail.request.channel)); }")
+    tiny_widget.timings.clear()
+    channels = [1 + i % 5 for i in range(99)] + [2]  # ends on channel 2, clicked in both views in turn
+    page.evaluate(_BURST, [channels, [0, 1]])
+    for view in (0, 1):
+        assert page.get_attribute(tile(2, view), "aria-selected") == "true"
+        assert page.locator(f"[data-view='{view}'] .cnnviz-tile--selected").count() == 1
+    assert harness.answer()["saved"] == [{"channel": 1}]  # the first click; the 98 after it are superseded
+    assert harness.answer()["saved"] == [{"channel": 2}]  # sent when channel 1 was answered
+    for view in (0, 1):
+        wait_painted(page, "1|3|2|max|auto|auto|auto", view)
+    assert harness.drain()["saved"] == []
+    assert [t["channel"] for t in tiny_widget.timings if t["kind"] == "unit"] == [1, 2]
+    assert page.evaluate("window.unitPaints") == [2, 2]  # one paint a view: channel 1's answer was dropped
+    assert busy_state(page, 0) == busy_state(page, 1) == "idle"
+    tiny_widget.channel = 4  # a Python-side change still selects, in both views
+    harness.push()
+    for view in (0, 1):
+        wait_painted(page, "1|3|4|max|auto|auto|auto", view)
+        assert page.get_attribute(tile(4, view), "aria-selected") == "true"
+    page.click(tile(5, 1))  # and the next click goes at once
+    assert harness.answer()["saved"] == [{"channel": 5}]
 
 
 def test_kernel_busy_flag_shows_the_indicator(harness, tiny_widget, page):

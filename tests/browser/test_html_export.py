@@ -3,16 +3,18 @@ cards open, pictures decode to the widget's exact pixels, and no text from the m
 
 from __future__ import annotations
 
+import json
+import re
 from collections import OrderedDict
 
 import jupyter_driver
 import numpy as np
 import pytest
 import torch
-from harness_bridge import TINY_LABELS, canvas_rgb, tiny_images, tiny_model
+from harness_bridge import TINY_LABELS, canvas_rgb, tile_pixels, tiny_images, tiny_model
 from torch import nn
 
-from cnnviz_widget import CNNViz, ImagePreprocess, encode
+from cnnviz_widget import CNNViz, ImagePreprocess, encode, export
 
 HOSTILE_LAYER = "</script><b>conv</b>"
 PREPROCESS = ImagePreprocess(size=16, resize=None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
@@ -72,7 +74,7 @@ def hostile_widget():
 def test_export_opens_offline_and_answers_clicks_with_the_widgets_pixels(offline_page, hostile_widget, tmp_path):
     page, w = offline_page, hostile_widget
     path = tmp_path / "atlas.html"
-    w.to_html(path, lossless=True, progress=False)
+    w.to_html(path, layers="all", lossless=True, progress=False)
     open_export(page, path)
     wait_key(page, f"1|{HOSTILE_LAYER}|0|max|auto|auto|auto")
     assert page.locator("[data-testid=unit-tile]").count() == 4
@@ -93,14 +95,11 @@ def test_export_opens_offline_and_answers_clicks_with_the_widgets_pixels(offline
     assert page.locator("[data-testid=unit-tile]").count() == 5
     w.layer = "<img src=x onerror=alert(1)>"
     sheet = np.asarray(encode.to_pil(w.atlas["png"]))
-    tile = page.evaluate("""() => {
-      const c = document.querySelector("[data-testid=unit-tile][data-channel='3'] canvas");
-      return { w: c.width, h: c.height, d: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data) };
-    }""")
+    tile = tile_pixels(page, "[data-testid=unit-tile][data-channel='3']")
     th, tw = w.atlas["tile"]
     cols = w.atlas["cols"]
     codes = sheet[(3 // cols) * th:(3 // cols + 1) * th, (3 % cols) * tw:(3 % cols + 1) * tw, 0]
-    assert np.array_equal(np.array(tile["d"], np.uint8).reshape(th, tw, 4)[..., 0], codes)  # gray colour map
+    assert np.array_equal(np.array(tile["data"], np.uint8).reshape(th, tw, 4)[..., 0], codes)  # gray colour map
     page.check("[data-testid=layer-all]")  # every layer, not only the stages: PgDn reaches the ReLU after the conv
     page.focus(".cnnviz-root")
     page.keyboard.press("PageDown")
@@ -266,3 +265,63 @@ def test_a_saved_page_answers_a_top5_class_click(offline_page, tmp_path):
     jupyter_driver.screenshot(page, "export-class-evidence")
     assert page.js_errors == [] and page.network_requests == []
     w.close()
+
+
+def test_a_readers_page_dims_the_units_it_does_not_hold_and_says_so_when_clicked(offline_page, tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.setattr(export.plan, "STRONGEST", 2)
+    monkeypatch.setattr(export.plan, "ATLAS_UNITS", 1)
+    page = offline_page
+    w = CNNViz(model=tiny_model(), preprocess=PREPROCESS, labels=TINY_LABELS, gallery=tiny_images(), layer="3")
+    w.mine([img for _, img in tiny_images()], layers=["3"], k=2, cache_dir=tmp_path / "cache")
+    assert w.wait_exemplars(60)
+    path = tmp_path / "reader.html"
+    report = w.to_html(path, progress=False)  # the default: the stages, and the units a reader clicks
+    held = export.plan_layer(w, "3", "reader")
+    assert report.layers == ["0", "3", "7"] and len(held.cards) < 6
+    open_export(page, path)
+    wait_key(page, "1|3|0|max|auto|auto|auto")
+    assert page.inner_text("[data-testid=export-note]").endswith(
+        "Saved without Python: click units (those not dimmed) and layers; other rules, displays and crops, whole maps, "
+        "picked locations and new images need the live widget.")
+    dimmed = [int(c) for c in page.eval_on_selector_all(".cnnviz-tile--unsaved", "ts => ts.map(t => t.dataset.channel)")]
+    assert sorted(dimmed) == [c for c in range(6) if c not in held.cards]
+    page.click(f"[data-testid=unit-tile][data-channel='{dimmed[0]}']")  # a unit the page does not hold
+    page.wait_for_function("() => !document.querySelector('[data-testid=error-banner]').hidden")
+    assert page.inner_text("[data-testid=error-banner] .cnnviz-error-text") == (
+        f"3 channel {dimmed[0]} is not in this saved page: it holds {len(held.cards)} of the layer's 6 units — "
+        f"{read_holds(path)['units_note']} (the tiles not dimmed). Run the notebook to see every unit.")
+    assert painted_key(page) == "1|3|0|max|auto|auto|auto"  # the card stays on the unit shown
+    # A unit held without its top-9 panel says so in the panel; one of the atlas's first page shows its exemplars.
+    plain = next(c for c in held.cards if c not in held.top9)
+    page.click(f"[data-testid=unit-tile][data-channel='{plain}']")
+    wait_key(page, f"1|3|{plain}|max|auto|auto|auto")
+    page.wait_for_function("() => document.querySelector('[data-testid=top9]').dataset.state === 'not-saved'")
+    assert page.inner_text("[data-testid=top9-message]").startswith("Not in this saved page: it holds the top-9")
+    page.click(f"[data-testid=unit-tile][data-channel='{held.top9[0]}']")
+    page.wait_for_function("() => document.querySelector('[data-testid=top9]').dataset.state === 'ready'")
+    # The layer atlas opens on its first page in strength order; the next page says it is not saved, and back.
+    page.click("[data-testid=layer-atlas-toggle]")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=atlas-unit]').length === 1")
+    page.click("[data-testid=layer-atlas-next]")
+    page.wait_for_function("() => document.querySelector('[data-testid=layer-atlas]').dataset.state === 'not-saved'")
+    assert page.inner_text("[data-testid=layer-atlas-message]").startswith("Not in this saved page")
+    page.click("[data-testid=layer-atlas-prev]")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=atlas-unit]').length === 1")
+    # Another layer: the selected channel when it holds it, else the strongest unit it holds, and a note says so.
+    first = export.plan_layer(w, "7", "reader").cards
+    page.select_option("[data-testid=layer-select]", "7")
+    clamped = min(held.top9[0], 2)  # the layer has 3 channels
+    channel = clamped if clamped in first else first[0]
+    wait_key(page, f"1|7|{channel}|max|auto|auto|auto")
+    assert page.locator("[data-testid=error-banner]").is_hidden()
+    if clamped not in first:
+        assert page.inner_text("[data-testid=selection-note]") == (
+            f"channel {held.top9[0]} → {channel}: this saved page holds {len(first)} of 7's 3 units")
+    assert page.js_errors == [] and page.network_requests == []
+    w.close()
+
+
+def read_holds(path) -> dict:
+    text = re.search(r'id="cnnviz-document">(.*?)</script>', path.read_text(), re.S).group(1)
+    return json.loads(text)["holds"]

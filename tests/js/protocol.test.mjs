@@ -82,6 +82,15 @@ test("selecting a layer with fewer channels clamps the channel, says so, and dro
     { layer: "b", channel: 2, text: "channel 7 → 2: b has 3 channels" });
 });
 
+test("on a saved page, a new layer that does not hold the channel selects the first unit it holds", () => {
+  const holds = { units: { b: [1, 0], fc: [5, 9] } }; // strongest first
+  assert.deepEqual(selectionChanges(model({ ...base, holds }), { layer: "b" }), { layer: "b", channel: 1,
+    note: { layer: "b", channel: 1, text: "channel 5 → 1: this saved page holds 2 of b's 3 units" } });
+  assert.deepEqual(selectionChanges(model({ ...base, holds }), { layer: "fc" }), { layer: "fc" }, "held: kept");
+  assert.deepEqual(selectionChanges(model({ ...base, holds }), { layer: "b", channel: 1 }),
+    { layer: "b", channel: 1 }, "a unit asked for by name is asked for (the page then says it does not hold it)");
+});
+
 test("a layer that has the channel keeps it, and clears an older note", () => {
   const note = { layer: "b", channel: 2, text: "channel 5 → 2: b has 3 channels" };
   const noted = { ...base, layer: "b", channel: 2, note };

@@ -190,3 +190,44 @@ test("the page tells the panels what it holds, and its header offers only that",
     + "(auto / raw / gray / norm / blurred_norm) and crops (auto / field / center); whole maps, picked locations and "
     + "new images need the live widget.");
 });
+
+// A reader's page (export.py, units="reader"): layer a holds channels 0 and 1 of its 3; channel 1 has a card but no
+// top-9 panel, which the document's `unsaved` spec answers.
+function readerDoc() {
+  const d = doc();
+  d.format = 2;
+  d.keys = { ...FORMAT_1_KEYS, top9: { fields: ["layer", "channel", "rule"] } };
+  d.state.layers = [{ name: "a", shape: [3, 4, 4] }, { name: "b", shape: [2, 2, 2] }];
+  d.holds = { ...d.holds, units: { a: [0, 1], b: [0] }, units_note: "the 2 strongest on this image" };
+  d.answers.top9 = { "a|0|deconvnet": { request: { layer: "a", channel: 0, rule: "deconvnet" }, state: "ready" } };
+  d.unsaved = { top9: { request: { layer: "layer", channel: "channel", rule: "rule" }, message: "Not saved." } };
+  d.state.top9 = d.answers.top9["a|0|deconvnet"]; // the saved state answers its own selection (export.py)
+  return d;
+}
+
+test("a reader's page says which units it holds, and refuses another with that in the banner", async () => {
+  const model = await StaticModel.open(readerDoc(), decodeImage);
+  assert.equal(holdsText(model.doc.holds), "This saved page holds deconvnet projections of 3 units (of each layer the "
+    + "2 strongest on this image) at their strongest location");
+  assert.ok(offersText(model.doc.holds).startsWith("Saved without Python: click units (those not dimmed) and layers;"));
+  model.set("channel", 2);
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("channel"), 0, "the selection goes back to the unit shown");
+  assert.equal(model.get("error"), "a channel 2 is not in this saved page: it holds 2 of the layer's 3 units — the 2 "
+    + "strongest on this image (the tiles not dimmed). Run the notebook to see every unit.");
+});
+
+test("a held unit without a saved top-9 panel shows the page's 'not saved' answer, stamped for the panel", async () => {
+  const model = await StaticModel.open(readerDoc(), decodeImage);
+  model.set("channel", 1);
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("error"), "");
+  assert.deepEqual(model.get("top9"), { request: { layer: "a", channel: 1, rule: "deconvnet" }, state: "not-saved",
+    message: "Not saved." });
+  model.set("channel", 0);
+  model.save_changes();
+  await model.settled;
+  assert.equal(model.get("top9").state, "ready");
+});

@@ -23,6 +23,25 @@ export function h(tag, props = {}, children = []) {
 }
 
 /**
+ * Set an element's text only when it differs: a write replaces the text node, which costs a layout on the next frame
+ * even when the words are the same — on every click, for the panels that redraw on every selection change.
+ * @param {HTMLElement} el
+ * @param {string} text
+ */
+export function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/**
+ * Show or hide an element, touching it only when that changes (as `setText`).
+ * @param {HTMLElement} el
+ * @param {boolean} hidden
+ */
+export function setHidden(el, hidden) {
+  if (el.hidden !== hidden) el.hidden = hidden;
+}
+
+/**
  * Decode PNG/JPEG bytes into an ImageBitmap, without colour management (codes must stay exact).
  * @param {Uint8Array} bytes
  * @param {string} [type]

@@ -110,6 +110,18 @@ export function clampText(layer, from, to, channels) {
 }
 
 /**
+ * The note when a new layer on a saved page does not hold the selected channel and the first it holds is selected.
+ * @param {string} layer
+ * @param {number} from
+ * @param {number} to
+ * @param {number} held  units the page holds of the layer
+ * @param {number} channels
+ */
+export function unheldText(layer, from, to, held, channels) {
+  return `channel ${from} → ${to}: this saved page holds ${held} of ${layer}'s ${channels} units`;
+}
+
+/**
  * What the unit card says of a unit whose projection is empty (`unit.silent`, cnnviz_widget/state/units.py
  * `silence`), or "" for one that fires where it is shown.
  * @param {string|null|undefined} silent  "here", "everywhere" or nothing

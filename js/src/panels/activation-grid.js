@@ -1,11 +1,14 @@
-// Panel: the activation grid — every channel of the selected layer for the current image, one tile each, decoded
-// from one binary atlas. Hover shows the channel's statistics; click selects it; silent channels are marked, and so
-// are channels whose peak is above the grid's one scale (clipped); the legend says what full brightness is.
+// Panel: the activation grid — every channel of the selected layer for the current image, one tile each, cut from
+// one binary atlas (its gray codes shown as they are: the PNG itself is the tiles' background, lib/sprite.js).
+// Hover shows the channel's statistics; click selects it; silent channels are marked, and so are channels whose
+// peak is above the grid's one scale (clipped); the legend says what full brightness is. On a saved page that holds
+// some units only (`holds.units`), the others are dimmed.
 import { colorize } from "../lib/colormap.js";
-import { cropRGBA, gridScale, isDead, readStats, tileRect } from "../lib/decode.js";
+import { bytesOf, gridScale, isDead, readStats, tileRect } from "../lib/decode.js";
 import { h, putPixels } from "../lib/dom.js";
 import { formatNumber, gridLegendText } from "../lib/format.js";
 import { tileDisplaySize, tileOrder } from "../lib/layout.js";
+import { pngSize, sheetURL, tileBackground } from "../lib/sprite.js";
 import { pending } from "../protocol.js";
 
 /** @param {import("../context.js").Context} ctx */
@@ -25,20 +28,26 @@ export function activationGrid(ctx) {
   const legend = h("div", { className: "cnnviz-grid-legend", testid: "grid-legend" }, [
     h("div", { className: "cnnviz-scale" }, [rampLow, ramp, rampHigh]), legendText]);
   putPixels(ramp, colorize(Uint8ClampedArray.from({ length: 256 * 4 }, (_, i) => i >> 2), "gray"), 256, 1);
-  /** @type {Array<{el: HTMLElement, canvas: HTMLCanvasElement}>} */
+  /** @type {Array<{el: HTMLElement, picture: HTMLElement}>} */
   let tiles = [];
+  const sheet = { url: null };
+  ctx.onDestroy(() => sheet.url && URL.revokeObjectURL(sheet.url));
+  let marked = -1; // the tile drawn as selected
   /** @type {Record<string, Float32Array>|null} */
   let stats = null;
   let shown = null; // the atlas currently painted
   /** @type {Set<number>} */
   let clipped = new Set();
-  let generation = 0;
+  /** @type {Set<number>|null} the units a saved page holds of the layer shown (null: every unit) */
+  let held = null;
 
   function describe(i) {
     if (!stats) return `channel ${i}`;
     const dead = isDead(stats, i) ? " · silent (all zero) on this image" : "";
     const above = clipped.has(i) ? ` · above the grid's scale (${formatNumber(stats.scale[i])}): clipped` : "";
-    return `channel ${i} · max ${formatNumber(stats.max[i])} · mean ${formatNumber(stats.mean[i])}${dead}${above}`;
+    const unsaved = held && !held.has(i) ? " · not in this saved page" : "";
+    return `channel ${i} · max ${formatNumber(stats.max[i])} · mean ${formatNumber(stats.mean[i])}${dead}${above}`
+      + unsaved;
   }
 
   function showLegend(atlas) {
@@ -53,14 +62,14 @@ export function activationGrid(ctx) {
   }
 
   function makeTile(i) {
-    const canvas = h("canvas", { className: "cnnviz-tile-canvas" });
+    const picture = h("div", { className: "cnnviz-tile-picture" });
     const el = h("div", { className: "cnnviz-tile", testid: "unit-tile", attrs: { "data-channel": i, role: "option" },
       on: {
         click: () => ctx.select({ layer: shown?.layer ?? model.get("layer"), channel: i }),
         mouseenter: () => { readout.textContent = describe(i); },
         mouseleave: () => { readout.textContent = ""; },
-      } }, [canvas, h("span", { className: "cnnviz-tile-index", text: i })]);
-    return { el, canvas };
+      } }, [picture, h("span", { className: "cnnviz-tile-index", text: i })]);
+    return { el, picture };
   }
 
   function arrange() {
@@ -70,21 +79,31 @@ export function activationGrid(ctx) {
     sort.textContent = model.get("sort_by") === "strength" ? "sorted: strongest first" : "sorted: by channel";
   }
 
-  function mark() {
-    const selected = shown && shown.layer === model.get("layer") ? model.get("channel") : -1;
-    tiles.forEach(({ el }, i) => {
-      const on = i === selected;
-      el.classList.toggle("cnnviz-tile--selected", on);
-      el.setAttribute("aria-selected", String(on));
-    });
-    grid.classList.toggle("cnnviz-stale", pending(model).atlas);
-    title.textContent = shown ? `Activations · ${shown.layer} · ${shown.count} channels` : "Activations";
+  function select(i, on) {
+    const el = tiles[i]?.el;
+    if (!el) return;
+    el.classList.toggle("cnnviz-tile--selected", on);
+    el.setAttribute("aria-selected", String(on));
   }
 
-  async function paint() {
+  /** Draw the selection: only the tiles that change are touched (a burst of clicks restyles two tiles each);
+   * every tile after a new atlas (`fresh`). */
+  function mark({ fresh = false } = {}) {
+    const selected = shown && shown.layer === model.get("layer") ? model.get("channel") : -1;
+    if (fresh) tiles.forEach((_, i) => select(i, i === selected));
+    else if (selected !== marked) {
+      select(marked, false);
+      select(selected, true);
+    }
+    marked = selected;
+    grid.classList.toggle("cnnviz-stale", pending(model).atlas);
+    const text = shown ? `Activations · ${shown.layer} · ${shown.count} channels` : "Activations";
+    if (title.textContent !== text) title.textContent = text;
+  }
+
+  function paint() {
     const atlas = model.get("atlas");
     const received = performance.now();
-    const mine = ++generation;
     if (!atlas || !atlas.png) {
       tiles = [];
       shown = null;
@@ -93,33 +112,37 @@ export function activationGrid(ctx) {
       mark();
       return;
     }
-    const pixels = await ctx.pixels(atlas.png);
-    if (mine !== generation) return; // a newer atlas arrived while this one decoded: last wins
-    const colored = colorize(pixels.data, "gray");
+    const bytes = bytesOf(atlas.png);
+    const size = pngSize(bytes);
     if (tiles.length !== atlas.count) tiles = Array.from({ length: atlas.count }, (_, i) => makeTile(i));
     stats = readStats(atlas);
+    const units = model.get("holds")?.units?.[atlas.layer];
+    held = units ? new Set(units) : null;
     showLegend(atlas);
     const [th, tw] = atlas.tile;
     grid.style.setProperty("--cnnviz-tile-size", `${tileDisplaySize(atlas.count)}px`);
     grid.style.setProperty("--cnnviz-tile-aspect", `${tw} / ${th}`);
-    tiles.forEach(({ el, canvas }, i) => {
+    grid.style.setProperty("--cnnviz-sheet", `url("${sheetURL(sheet, bytes)}")`);
+    tiles.forEach(({ el, picture }, i) => {
       const rect = tileRect(i, atlas.cols, atlas.tile);
-      putPixels(canvas, cropRGBA(colored, pixels.width, rect), rect.width, rect.height);
+      Object.assign(picture.style, tileBackground(rect, size));
+      picture.dataset.rect = `${rect.x},${rect.y},${rect.width},${rect.height}`;
       el.classList.toggle("cnnviz-tile--dead", isDead(stats, i));
       el.classList.toggle("cnnviz-tile--clipped", clipped.has(i));
+      el.classList.toggle("cnnviz-tile--unsaved", held !== null && !held.has(i));
       el.title = describe(i);
     });
     shown = atlas;
     grid.dataset.layer = atlas.layer;
     grid.dataset.image = String(atlas.image);
     arrange();
-    mark();
+    mark({ fresh: true });
     ctx.emit("painted", { panel: "atlas", layer: atlas.layer, image: atlas.image, received });
   }
 
   ctx.on("change:atlas", paint);
   ctx.on("change:sort_by", arrange);
-  ctx.on("change:layer change:channel change:picture", mark);
+  ctx.on("change:layer change:channel change:picture", () => mark());
   paint();
 
   const el = h("section", { className: "cnnviz-panel cnnviz-grid-panel" }, [

@@ -1,7 +1,8 @@
-// Panel: the first convolution's filters (the paper's "layer 1"), scaled up with nearest-neighbour; click one to
-// select that unit.
-import { cropRGBA, tileRect } from "../lib/decode.js";
-import { h, putPixels } from "../lib/dom.js";
+// Panel: the first convolution's filters (the paper's "layer 1"), scaled up with nearest-neighbour (each one cut
+// from the filter sheet, lib/sprite.js); click one to select that unit.
+import { bytesOf, tileRect } from "../lib/decode.js";
+import { h } from "../lib/dom.js";
+import { pngSize, sheetURL, tileBackground } from "../lib/sprite.js";
 
 /** @param {import("../context.js").Context} ctx */
 export function filtersGrid(ctx) {
@@ -10,7 +11,8 @@ export function filtersGrid(ctx) {
   const grid = h("div", { className: "cnnviz-filters", testid: "filters-grid" });
   /** @type {HTMLElement[]} */
   let tiles = [];
-  let generation = 0;
+  const sheet = { url: null };
+  ctx.onDestroy(() => sheet.url && URL.revokeObjectURL(sheet.url));
 
   function mark() {
     const filters = model.get("filters") ?? {};
@@ -18,20 +20,20 @@ export function filtersGrid(ctx) {
     tiles.forEach((el, i) => el.classList.toggle("cnnviz-tile--selected", i === selected));
   }
 
-  async function paint() {
+  function paint() {
     const filters = model.get("filters");
-    const mine = ++generation;
     if (!filters?.png) return;
-    const pixels = await ctx.pixels(filters.png);
-    if (mine !== generation) return;
+    const bytes = bytesOf(filters.png);
+    const size = pngSize(bytes);
     const [kh, kw] = filters.kernel;
     title.textContent = `Layer 1 filters · ${filters.layer} · ${filters.count} of ${kh}×${kw}`;
+    grid.style.setProperty("--cnnviz-sheet", `url("${sheetURL(sheet, bytes)}")`);
     tiles = Array.from({ length: filters.count }, (_, i) => {
       const rect = tileRect(i, filters.cols, filters.tile);
-      const canvas = h("canvas", { className: "cnnviz-filter-canvas" });
-      putPixels(canvas, cropRGBA(pixels.data, pixels.width, rect), rect.width, rect.height);
+      const picture = h("div", { className: "cnnviz-filter-picture" });
+      Object.assign(picture.style, tileBackground(rect, size), { aspectRatio: `${rect.width} / ${rect.height}` });
       return h("div", { className: "cnnviz-filter", testid: "filter-tile", attrs: { "data-channel": i,
-        title: `filter ${i}` }, on: { click: () => ctx.select({ layer: filters.layer, channel: i }) } }, [canvas]);
+        title: `filter ${i}` }, on: { click: () => ctx.select({ layer: filters.layer, channel: i }) } }, [picture]);
     });
     grid.replaceChildren(...tiles);
     mark();

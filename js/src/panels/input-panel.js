@@ -1,8 +1,9 @@
 // Panel: the input — file picker and drag-and-drop, the gallery of sample photos, and the top-5 predictions (a click
 // on one chooses that class for the class-evidence panel: `class_target`).
-import { cropRGBA, tileRect } from "../lib/decode.js";
-import { h, putPixels } from "../lib/dom.js";
+import { bytesOf, tileRect } from "../lib/decode.js";
+import { h } from "../lib/dom.js";
 import { formatNumber } from "../lib/format.js";
+import { pngSize, sheetURL, tileBackground } from "../lib/sprite.js";
 import { prepareUpload } from "../lib/upload.js";
 
 /** @param {import("../context.js").Context} ctx */
@@ -15,7 +16,9 @@ export function inputPanel(ctx) {
     h("span", { text: "Drop an image here or " }), h("span", { className: "cnnviz-link", text: "choose a file" }), file]);
   const predictions = h("ol", { className: "cnnviz-predictions", testid: "predictions" });
   const gallery = h("div", { className: "cnnviz-gallery", testid: "gallery" });
+  const sheet = { url: null }; // the gallery's thumbnails, one picture (lib/sprite.js)
   let galleryGeneration = 0;
+  ctx.onDestroy(() => sheet.url && URL.revokeObjectURL(sheet.url));
 
   async function upload(picked) {
     if (!picked) return;
@@ -90,18 +93,20 @@ export function inputPanel(ctx) {
       gallery.replaceChildren();
       return;
     }
-    const pixels = await ctx.pixels(data.png);
+    const bytes = bytesOf(data.png);
+    const size = pngSize(bytes) ?? await ctx.pixels(data.png); // a saved page stores the photos as WebP
     if (mine !== galleryGeneration) return;
+    gallery.style.setProperty("--cnnviz-sheet", `url("${sheetURL(sheet, bytes)}")`);
     gallery.replaceChildren(...data.names.map((photo, i) => {
       const rect = tileRect(i, data.cols, [data.tile, data.tile]);
-      const canvas = h("canvas", { className: "cnnviz-thumb-canvas" });
-      putPixels(canvas, cropRGBA(pixels.data, pixels.width, rect), rect.width, rect.height);
+      const picture = h("div", { className: "cnnviz-thumb-picture" });
+      Object.assign(picture.style, tileBackground(rect, size));
       return h("button", { className: "cnnviz-thumb", testid: "gallery-item", attrs: { "data-index": i, title: photo,
         "aria-label": photo }, on: { click: () => {
         ctx.state.uploading = true;
         ctx.emit("uploading", true);
         ctx.send({ type: "sample", index: i });
-      } } }, [canvas]);
+      } } }, [picture]);
     }));
   }
 

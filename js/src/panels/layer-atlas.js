@@ -3,7 +3,7 @@
 // class. Click a unit to open its card. Computed by the kernel only while open (`layer_atlas_open`); renders from
 // the `layer_atlas` trait, one page (`layer_atlas_page`) at a time, when its stamp answers the current state.
 import { atlasUnitDead, cropRGBA, exemplarRect, readFloat32, readStats } from "../lib/decode.js";
-import { h } from "../lib/dom.js";
+import { h, setHidden, setText } from "../lib/dom.js";
 import { percent } from "../lib/format.js";
 import { layerAtlasAnswers } from "../protocol.js";
 
@@ -52,10 +52,15 @@ export function layerAtlasPanel(ctx) {
   let shown = null;
   let generation = 0;
 
+  /** The page shown: the page painted when it answers the selection, else the one asked for (a saved page's
+   * "not saved" answer keeps the last page painted, and its pager). */
+  function currentPage() {
+    return shown && layerAtlasAnswers(shown.request, model) ? shown.page : model.get("layer_atlas_page");
+  }
+
   function turn(step) {
-    const atlas = shown;
-    if (!atlas?.pages) return;
-    const page = Math.min(Math.max(atlas.page + step, 0), atlas.pages - 1);
+    if (!shown?.pages) return;
+    const page = Math.min(Math.max(currentPage() + step, 0), shown.pages - 1);
     if (page !== model.get("layer_atlas_page")) ctx.set("layer_atlas_page", page);
   }
 
@@ -67,17 +72,19 @@ export function layerAtlasPanel(ctx) {
   function controls() {
     const mining = model.get("mining") ?? {};
     const open = Boolean(model.get("layer_atlas_open"));
-    el.hidden = !mining.state;
-    toggle.textContent = open ? "hide" : "show every unit of this layer";
+    setHidden(el, !mining.state);
+    setText(toggle, open ? "hide" : "show every unit of this layer");
     toggle.setAttribute("aria-expanded", String(open));
-    body.hidden = !open;
-    pager.hidden = !open || !shown?.pages;
-    prev.disabled = !shown || shown.page <= 0;
-    next.disabled = !shown || shown.page >= shown.pages - 1;
+    setHidden(body, !open);
+    setHidden(pager, !open || !shown?.pages);
+    const page = currentPage();
+    prev.disabled = !shown || page <= 0;
+    next.disabled = !shown || page >= shown.pages - 1;
     const atlas = model.get("layer_atlas") ?? {};
     const fresh = layerAtlasAnswers(atlas.request, model);
     grid.classList.toggle("cnnviz-stale", open && !fresh);
-    el.dataset.state = !open ? "closed" : fresh ? atlas.state ?? "none" : "pending";
+    const state = !open ? "closed" : fresh ? atlas.state ?? "none" : "pending";
+    if (el.dataset.state !== state) el.dataset.state = state;
     const layer = model.get("layer");
     for (const unit of grid.children) {
       const on = shown?.request.layer === layer && Number(unit.dataset.channel) === model.get("channel");
@@ -93,7 +100,7 @@ export function layerAtlasPanel(ctx) {
       return;
     }
     if (atlas.state !== "ready") {
-      shown = null;
+      if (atlas.state !== "not-saved") shown = null; // a saved page's pager stays, to page back to what it holds
       grid.replaceChildren();
       message.textContent = atlas.message ?? "";
       message.hidden = !atlas.message;

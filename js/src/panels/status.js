@@ -1,5 +1,5 @@
 // Panels: the busy indicator, the selection's note and the error banner.
-import { h } from "../lib/dom.js";
+import { h, setHidden, setText } from "../lib/dom.js";
 import { noteText, pending } from "../protocol.js";
 
 /**
@@ -13,6 +13,7 @@ export function busyIndicator(ctx) {
   function update() {
     const waiting = pending(model);
     const busy = Boolean(model.get("busy")) || waiting.atlas || waiting.unit || ctx.state.uploading;
+    if (el.dataset.state === (busy ? "busy" : "idle")) return;
     el.dataset.state = busy ? "busy" : "idle";
     el.textContent = busy ? "computing…" : "";
     el.classList.toggle("cnnviz-busy--on", busy);
@@ -34,8 +35,8 @@ export function selectionNote(ctx) {
   const el = h("span", { className: "cnnviz-note", testid: "selection-note", attrs: { role: "status",
     "aria-live": "polite" } });
   function update() {
-    el.textContent = noteText(model);
-    el.hidden = !el.textContent;
+    setText(el, noteText(model));
+    setHidden(el, !el.textContent);
   }
   ctx.on("change:note change:layer change:channel", update);
   update();

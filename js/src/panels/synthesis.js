@@ -5,7 +5,7 @@
 // its image as soon as it is selected. Renders from `synthesis_result` when its stamp names the selected unit of the
 // model shown (protocol.js).
 import { readFloat32 } from "../lib/decode.js";
-import { h, putPixels } from "../lib/dom.js";
+import { h, putPixels, setHidden } from "../lib/dom.js";
 import { formatNumber } from "../lib/format.js";
 import { lineChart } from "../lib/plot.js";
 import { synthesisAnswers } from "../protocol.js";
@@ -46,11 +46,11 @@ export function synthesisPanel(ctx) {
     if (!fresh) {
       generation++;
       shown = null;
-      picture.hidden = true;
-      message.hidden = false;
+      setHidden(picture, true);
+      setHidden(message, false);
       message.textContent = `Synthesise the image that excites ${selection.layer} channel ${selection.channel} most `
         + "(regularised gradient ascent, Yosinski et al. 2015).";
-      el.dataset.state = "none";
+      if (el.dataset.state !== "none") el.dataset.state = "none";
       return;
     }
     if (result === shown) return;

@@ -3,7 +3,7 @@
 // activation value and the image's label. Click an exemplar to make its image the current input. Renders from the
 // `top9` trait only (cnnviz_widget/exemplar_panels.py), and only when its stamp answers the current selection.
 import { cropRGBA, tileRect } from "../lib/decode.js";
-import { h, putPixels } from "../lib/dom.js";
+import { h, putPixels, setHidden, setText } from "../lib/dom.js";
 import { exemplarCaption, unitSummary } from "../lib/format.js";
 import { selectionOf, top9Answers } from "../protocol.js";
 
@@ -59,9 +59,9 @@ export function top9Panel(ctx) {
   }
 
   function say(text, state) {
-    message.textContent = text;
-    message.hidden = !text;
-    el.dataset.state = state;
+    setText(message, text);
+    setHidden(message, !text);
+    if (el.dataset.state !== state) el.dataset.state = state;
   }
 
   async function paint() {
@@ -70,14 +70,14 @@ export function top9Panel(ctx) {
     if (!top9.request) {
       painted = null;
       say(NOTHING, "none");
-      grids.hidden = true;
-      summary.textContent = "";
+      setHidden(grids, true);
+      setText(summary, "");
       return;
     }
     const fresh = top9Answers(top9.request, selectionOf(model));
     el.classList.toggle("cnnviz-stale", !fresh);
-    if (!fresh) {
-      el.dataset.state = "pending"; // keep what is painted, dimmed, until the answer for this unit arrives
+    if (!fresh) { // keep what is painted, dimmed, until the answer for this unit arrives
+      if (el.dataset.state !== "pending") el.dataset.state = "pending";
       return;
     }
     const ready = top9.state === "ready";

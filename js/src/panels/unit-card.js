@@ -4,7 +4,7 @@
 // one click away — its receptive field on the image, small statistics, and the place where the top-9 exemplars plug in.
 import { colorize } from "../lib/colormap.js";
 import { bytesOf, rawToRGBA } from "../lib/decode.js";
-import { decodeBitmap, drawBitmap, h, putPixels } from "../lib/dom.js";
+import { decodeBitmap, drawBitmap, h, putPixels, setText } from "../lib/dom.js";
 import { formatNumber, silenceText } from "../lib/format.js";
 import { fieldBox, positionAt } from "../lib/layout.js";
 import { autoLabel, CROP_CHOICES, DISPLAY_CHOICES, patchCaption, projectionCaption, RULE_CHOICES,
@@ -130,11 +130,11 @@ export function unitCard(ctx) {
     toPaper.title = toPaper.disabled ? saved("the deconvnet projection")
       : "show this unit with Zeiler & Fergus's deconvnet (display and crop stay)";
     const pickable = offered(holds, "position", [0, 0]);
-    map.label.textContent = pickable ? "activation map · click a location" : "activation map";
+    setText(map.label, pickable ? "activation map · click a location" : "activation map");
     map.canvas.title = pickable ? "" : saved("picking a location");
     map.canvas.classList.toggle("cnnviz-figure-canvas--pickable", pickable);
     positions.set(Array.isArray(selection.position) ? "" : selection.position);
-    picked.textContent = Array.isArray(selection.position) ? `picked (${selection.position.join(", ")})` : "";
+    setText(picked, Array.isArray(selection.position) ? `picked (${selection.position.join(", ")})` : "");
     title.textContent = `${selection.layer} · channel ${selection.channel}`;
     el.dataset.layer = selection.layer;
     el.dataset.channel = String(selection.channel);

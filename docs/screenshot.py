@@ -43,11 +43,12 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP)])
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP)], metadata={
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}})  # no kernel dialog
         nbformat.write(notebook, root / "screenshot.ipynb")
         with jupyter_driver.jupyter_server(root) as server, sync_playwright() as playwright:
             browser = jupyter_driver.launch(playwright)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page = browser.new_page(viewport={"width": 1400, "height": 2600})
             jupyter_driver.open_notebook(page, server, "screenshot.ipynb")
             jupyter_driver.run_all(page)
             jupyter_driver.wait_cells(page, timeout=300)

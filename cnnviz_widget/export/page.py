@@ -93,7 +93,8 @@ def _front_end() -> tuple[str, str, str]:
     if missing:
         raise CNNVizError(f"the front end is not built ({', '.join(missing)} missing in {_STATIC}) — run `make js` "
                           "(or `make setup`) in the repository")
-    return tuple(f.read_text(encoding="utf-8") for f in files)  # type: ignore[return-value]
+    widget, export, css = (f.read_text(encoding="utf-8") for f in files)
+    return widget, export, css
 
 
 def export_html(

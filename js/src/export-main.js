@@ -1,4 +1,4 @@
-// The HTML export's own module (bundled into cnnviz_widget/static/export.js; cnnviz_widget/export.py inlines it):
+// The HTML export's own module (bundled into cnnviz_widget/static/export.js; cnnviz_widget/export/page.py inlines it):
 // builds the static model from the saved document and renders the widget's front end on it, with a line above it
 // saying what the page is. Text from the document only ever goes in as text.
 import { decodePixels, h } from "./lib/dom.js";

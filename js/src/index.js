@@ -13,7 +13,7 @@
 //      `data-testid`s. Helpers that are not panels go in js/src/lib/ (the DOM-free ones tested in tests/js/lib/).
 //   2. Results it draws come from a trait whose value is stamped with what it answers (like `unit.request`); paint
 //      only when the stamp matches the current selection — the rule goes in protocol.js (tests/js/protocol.test.mjs),
-//      so stale answers are dropped. For the saved page, export.py's answer-key spec names the trait's fields.
+//      so stale answers are dropped. For the saved page, state/keys.py's answer-key spec names the trait's fields.
 //   3. Mount it below (or inside the unit card, as panels/top9.js is), add its entry to PANELS in panels/help.js, and
 //      test it beside tests/browser/test_harness.py. DEVELOPERS.md "Adding a panel" has the whole recipe (Python too).
 import { createContext } from "./context.js";

@@ -1,8 +1,8 @@
 // The protocol between the model's state and the panels, in one place: what the selection is and how a change of it
 // stays consistent; which stamped result answers which selection (a panel paints a result only when its stamp
 // answers, so stale answers are dropped); which run of an experiment to follow; and the keys under which a page with
-// no kernel (static-model.js) finds the saved result for a selection, built from a spec defined in Python (export.py
-// writes it into the saved document). Pure: no DOM, importable from node.
+// no kernel (static-model.js) finds the saved result for a selection, built from a spec defined in Python (state/keys.py;
+// the export writes it into the saved document). Pure: no DOM, importable from node.
 import { clampText, unheldText } from "./lib/format.js";
 
 /**
@@ -300,7 +300,7 @@ export function newestKind(jobs, kinds) {
 
 // ----------------------------------------------------------------------------------------- answer keys of a saved page
 /**
- * The answer keys of a document saved before documents carried their spec (format 1); export.py writes the same
+ * The answer keys of a document saved before documents carried their spec (format 1); export/ writes the same
  * spec into format 2 as `keys`.
  * @type {Record<string, {fields: string[], when?: string}>}
  */
@@ -314,7 +314,7 @@ export const FORMAT_1_KEYS = {
 
 /**
  * A trait's value as a part of a key: an array's items joined with ",", nothing for null, true/false, a number or a
- * string as it is (Python's export.py writes the same text).
+ * string as it is (Python's export/ writes the same text).
  * @param {any} value
  * @returns {string}
  */

@@ -1,4 +1,4 @@
-// A model for a page with no kernel (the HTML export, cnnviz_widget/export.py): the same `get/set/on/off/
+// A model for a page with no kernel (the HTML export, cnnviz_widget/export/): the same `get/set/on/off/
 // save_changes/send` surface as an anywidget model, over saved state. A change of the selection is answered from
 // results precomputed for it — the `atlas` of the layer, the `unit` card, the `top9` and `layer_atlas` panels, the
 // `synthesis_result` of each unit synthesised before saving, any trait the document's key spec names — so every

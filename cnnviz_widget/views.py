@@ -81,6 +81,11 @@ class View:
                 raise ValueError(f"View {name} must be one of {', '.join(allowed)}, not {value!r}")
 
     @property
+    def fraction(self) -> float:
+        """The share of each side of the receptive field the crop shows: 1, or :data:`CENTER_FRACTION`."""
+        return CENTER_FRACTION if self.crop == "center" else 1.0
+
+    @property
     def text(self) -> str:
         """The view in words: ``"guided backprop · gray · central half"`` (of the receptive field)."""
         return f"{_RULE_NAMES[self.rule]} · {_DISPLAY_NAMES[self.display]} · {_CROP_NAMES[self.crop]}"
@@ -153,7 +158,8 @@ def view_box(field: Sequence[int] | None, crop: str, size: Sequence[int]) -> lis
     (:func:`~cnnviz_widget.encode.crop_box`); ``None`` (all of it) without a field."""
     if field is None:
         return None
-    shown = field if crop == "field" else encode.central_box(field, CENTER_FRACTION)
+    fraction = View(crop=crop).fraction
+    shown = field if fraction == 1.0 else encode.central_box(field, fraction)
     return encode.crop_box(shown, size)
 
 

@@ -416,3 +416,13 @@ def test_exemplar_tiles_in_a_display_and_on_the_central_half():
     assert norm[0, :, :, 0].tolist() == [[round(255 * np.sqrt(18.0) / scale), 0], [0, 255]]
     _, raw = encode.exemplar_tiles([patch], [p])  # the paper's: colour on the whole field, as before
     assert np.array_equal(raw[0], encode.projection_pixels(p))
+
+
+def test_exemplar_tiles_at_several_sizes_equal_one_call_a_size():
+    rng = np.random.default_rng(0)
+    patches = [rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(3)]
+    projections = [torch.from_numpy(rng.normal(size=(3, 40, 40)).astype(np.float32)) for _ in range(3)]
+    both = encode.exemplar_tile_sizes(patches, projections, "BGR", (16, 8), "blurred_norm", 0.5)
+    for (tiles, shown), side in zip(both, (16, 8)):
+        one = encode.exemplar_tiles(patches, projections, "BGR", side, "blurred_norm", 0.5)
+        assert np.array_equal(tiles, one[0]) and np.array_equal(shown, one[1]) and tiles.shape[1:3] == (side, side)

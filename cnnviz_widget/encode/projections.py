@@ -12,7 +12,7 @@ import torch
 from .activations import SIGNED_ZERO
 from .pixels import fit_size, shrink_tile
 
-__all__ = ["BLUR_SIGMA", "LAYER_ATLAS_TILE", "PROJECTION_DISPLAYS", "TOP9_TILE", "central_box", "crop_box", "exemplar_tiles", "gaussian_blur", "projection_display", "projection_pixels"]
+__all__ = ["BLUR_SIGMA", "LAYER_ATLAS_TILE", "PROJECTION_DISPLAYS", "TOP9_TILE", "central_box", "crop_box", "exemplar_tile_sizes", "exemplar_tiles", "gaussian_blur", "projection_display", "projection_pixels"]
 
 
 def _rgb_order(x: np.ndarray, channel_order: str) -> np.ndarray:
@@ -175,17 +175,28 @@ def exemplar_tiles(patches: Sequence[np.ndarray], projections: Sequence[torch.Te
         fraction: below 1, patch and projection are cut to that central part of the field (:func:`central_box`),
             as the unit card shows a deep unit (tiles are never widened: a field tile shows the field exactly).
     """
+    return exemplar_tile_sizes(patches, projections, channel_order, (max_side,), display, fraction)[0]
+
+
+def exemplar_tile_sizes(patches: Sequence[np.ndarray], projections: Sequence[torch.Tensor], channel_order: str,
+                        max_sides: Sequence[int], display: str = "raw", fraction: float = 1.0
+                        ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`exemplar_tiles` at several sizes, one ``(patches, projections)`` pair per side in ``max_sides``: each
+    projection is displayed once, then shrunk to every size."""
     if len(patches) != len(projections):
         raise ValueError(f"{len(patches)} patches but {len(projections)} projections")
     if not patches:
-        return np.zeros((0, 1, 1, 3), np.uint8), np.zeros((0, 1, 1, 3), np.uint8)
+        return [(np.zeros((0, 1, 1, 3), np.uint8), np.zeros((0, 1, 1, 3), np.uint8)) for _ in max_sides]
     height, width = patches[0].shape[:2]
     box = None if fraction >= 1 else central_box((0, 0, height, width), fraction)
     if box is not None:
         height, width = box[2] - box[0], box[3] - box[1]
-    size = fit_size(height, width, max_side)
     shown = [np.asarray(p, dtype=np.uint8) if box is None else np.asarray(p, dtype=np.uint8)[box[0]:box[2], box[1]:box[3]]
              for p in patches]
-    return (np.stack([shrink_tile(p, size) for p in shown]),
-            np.stack([shrink_tile(projection_display(p, display, channel_order, box=box), size)
-                      for p in projections]))
+    displayed = [projection_display(p, display, channel_order, box=box) for p in projections]
+    out = []
+    for max_side in max_sides:
+        size = fit_size(height, width, max_side)
+        out.append((np.stack([shrink_tile(p, size) for p in shown]),
+                    np.stack([shrink_tile(p, size) for p in displayed])))
+    return out

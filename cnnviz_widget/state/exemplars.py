@@ -20,7 +20,7 @@ import numpy as np
 from .. import encode
 from ..engine import Exemplars, Miner
 from ..errors import CNNVizError
-from ..views import CENTER_FRACTION, View, view_state
+from ..views import View, view_state
 
 __all__ = ["LAYER_ATLAS_PAGE", "ExemplarTiles", "Tiles", "atlas_order", "error_state", "layer_atlas_state",
            "mined_info_state", "mining_progress_state", "top9_state"]
@@ -77,14 +77,13 @@ class ExemplarTiles:
         todo = [c for c, key in keys.items() if key not in self._tiles]
         if todo:
             computed = result.atlas(layer, todo, rule=view.rule)
-            fraction = CENTER_FRACTION if view.crop == "center" else 1.0
+            fraction = view.fraction
             for c in todo:
                 patches = [e.patch for e in computed[c]]
                 projections = [e.projection for e in computed[c]]
-                big = encode.exemplar_tiles(patches, projections, channel_order, encode.TOP9_TILE, view.display,
-                                            fraction)
-                small = encode.exemplar_tiles(patches, projections, channel_order, encode.LAYER_ATLAS_TILE,
-                                              view.display, fraction)
+                big, small = encode.exemplar_tile_sizes(patches, projections, channel_order,
+                                                        (encode.TOP9_TILE, encode.LAYER_ATLAS_TILE), view.display,
+                                                        fraction)
                 self._tiles[keys[c]] = Tiles(_shown_size(patches[0].shape[:2], fraction), *big, *small)
         out = {}
         for c, key in keys.items():
